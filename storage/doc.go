@@ -1,0 +1,57 @@
+/*
+Package storage keeps all of keygate's durable state in one bbolt file: users,
+API keys, refresh-token sessions, daily usage counts and generated secrets.
+It is the only package that imports bbolt.
+
+# Basics
+
+Open a file with [Open] and close it with [DB.Close]. Every method takes a
+context.Context first; it is checked before a transaction starts, because a
+bbolt transaction cannot be cancelled once it runs. Every write runs in one
+read-write transaction (db.Update) and, unless [Options.NoSync] is set, is
+fsynced before the method returns: a nil error means the change is durable.
+
+Records are returned by value. Their bytes are copied out of the memory map
+(decoded from JSON) before the transaction ends, so callers may keep and modify
+them freely. A *DB is safe for concurrent use by multiple goroutines: bbolt
+runs any number of read transactions in parallel with a single writer, and
+check-then-write rules (the active-key limit, unique emails, refresh-token
+rotation) run inside one write transaction, so they hold under concurrency.
+
+# Bucket layout
+
+All keys are byte strings; composite keys join ids with "/". Ids must be
+non-empty and must not contain "/" (ErrInvalid otherwise), which keeps every
+composite key unambiguous.
+
+	meta              "version" -> schema version, uint64 big-endian (currently 1)
+	                  "secret/" + name -> secret bytes (see DB.Secret)
+	users             user id -> JSON user record
+	users_by_email    email -> user id
+	keys              key id -> JSON key record (holds the SHA-256, never the raw key)
+	keys_by_hash      SHA-256 of the raw key (32 bytes) -> key id
+	keys_by_owner     user id + "/" + key id -> empty
+	sessions          session id -> JSON session record
+	sessions_by_user  user id + "/" + session id -> empty
+	usage             lineage + "/" + "2006-01-02" (UTC day) -> count, uint64 big-endian
+
+Open creates missing buckets and refuses a file whose schema version is newer
+than this package understands.
+
+# Caveats
+
+A bbolt file can be opened by one process at a time. Open takes an exclusive
+advisory lock (flock) on the file and waits up to [Options.Timeout] for it;
+after that it fails with an error wrapping [ErrLocked]. Run a single keygate
+process per database file.
+
+Writes are serialised: only one write transaction runs at a time, and each one
+costs an fsync. Hot-path state is therefore kept by the caller: usage counts
+and last-used times are counted in memory and written behind with [DB.Flush],
+which stores absolute counts so that replaying a batch is harmless. A crash
+loses whatever the caller had not flushed yet, never a user, key, revocation
+or session, since those are committed before their method returns.
+
+The file only grows; bbolt reuses freed pages but does not shrink the file.
+*/
+package storage

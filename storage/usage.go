@@ -1,0 +1,138 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// dayLayout formats the day part of usage keys; its fixed width keeps keys of
+// one lineage in chronological order.
+const dayLayout = "2006-01-02"
+
+// Usage is the number of requests admitted for a lineage on one UTC day.
+type Usage struct {
+	Lineage string    // lineage (first key id of a rotation chain); non-empty, no "/"
+	Day     time.Time // a UTC calendar day; the time of day is ignored. Returned as midnight UTC
+	Count   int64     // requests admitted that day (absolute, not a delta)
+}
+
+// LastUsed records when a key was last used.
+type LastUsed struct {
+	KeyID string
+	At    time.Time
+}
+
+// usageKey returns "lineage/YYYY-MM-DD" for day's UTC date.
+func usageKey(lineage string, day time.Time) []byte {
+	return compositeKey(lineage, day.UTC().Format(dayLayout))
+}
+
+// Flush writes a batch of write-behind counters in one write transaction.
+// Counts are absolute and only grow within a day, so each stored count becomes
+// max(stored, new): replaying a batch, or flushing out of order, is harmless.
+// A key's LastUsedAt is set only if the new time is later than the stored one;
+// a key id that no longer exists is skipped silently. An empty batch starts
+// no transaction. It returns ErrInvalid, and writes nothing, if any lineage is
+// empty or contains "/". Safe for concurrent use.
+func (db *DB) Flush(ctx context.Context, usage []Usage, lastUsed []LastUsed) error {
+	if len(usage) == 0 && len(lastUsed) == 0 {
+		return nil
+	}
+	for _, u := range usage {
+		if err := validID("lineage", u.Lineage); err != nil {
+			return err
+		}
+	}
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		if err := flushUsage(tx.Bucket(bucketUsage), usage); err != nil {
+			return err
+		}
+		return flushLastUsed(tx, lastUsed)
+	})
+}
+
+// flushUsage stores max(stored, new) for each count.
+func flushUsage(b *bolt.Bucket, usage []Usage) error {
+	for _, u := range usage {
+		key := usageKey(u.Lineage, u.Day)
+		stored, _ := decodeUint(b.Get(key)) // a missing or malformed count is 0
+		if u.Count <= 0 || uint64(u.Count) <= stored {
+			continue
+		}
+		if err := b.Put(key, encodeUint(uint64(u.Count))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushLastUsed moves each existing key's LastUsedAt forward.
+func flushLastUsed(tx *bolt.Tx, lastUsed []LastUsed) error {
+	keys := tx.Bucket(bucketKeys)
+	for _, lu := range lastUsed {
+		var r keyRecord
+		ok, err := getJSON(keys, []byte(lu.KeyID), &r)
+		if err != nil {
+			return err
+		}
+		if !ok || !lu.At.After(r.LastUsedAt) {
+			continue
+		}
+		r.LastUsedAt = lu.At.UTC()
+		if err := putJSON(keys, []byte(lu.KeyID), r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UsageCount returns the stored count of lineage on day's UTC date, or 0 if
+// none is stored. Counts not yet flushed by the caller are not included.
+func (db *DB) UsageCount(ctx context.Context, lineage string, day time.Time) (int64, error) {
+	var n uint64
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		n, _ = decodeUint(tx.Bucket(bucketUsage).Get(usageKey(lineage, day))) // missing is 0
+		return nil
+	})
+	return int64(n), err
+}
+
+// UsageRange returns the stored counts of lineage for the UTC days from..to,
+// both inclusive, in ascending order. Days without a stored count are left
+// out; from after to gives an empty result.
+func (db *DB) UsageRange(ctx context.Context, lineage string, from, to time.Time) ([]Usage, error) {
+	var out []Usage
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = usageRange(tx.Bucket(bucketUsage), lineage, from, to)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// usageRange scans the keys lineage/from..lineage/to with a cursor. Keys are
+// fixed-width dates after the prefix, so byte order is day order.
+func usageRange(b *bolt.Bucket, lineage string, from, to time.Time) ([]Usage, error) {
+	prefix := compositeKey(lineage, "")
+	first, last := usageKey(lineage, from), string(usageKey(lineage, to))
+	out := []Usage{}
+	c := b.Cursor()
+	for k, v := c.Seek(first); k != nil && string(k) <= last; k, v = c.Next() {
+		if !hasPrefix(k, prefix) || len(k) != len(prefix)+len(dayLayout) {
+			continue
+		}
+		day, err := time.Parse(dayLayout, string(k[len(prefix):]))
+		if err != nil {
+			return nil, fmt.Errorf("storage: malformed usage key %q: %w", k, err)
+		}
+		n, _ := decodeUint(v) // a malformed count reads as 0
+		out = append(out, Usage{Lineage: lineage, Day: day, Count: int64(n)})
+	}
+	return out, nil
+}
