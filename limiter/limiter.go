@@ -1,0 +1,241 @@
+package limiter
+
+import (
+	"fmt"
+	"time"
+)
+
+// Limits are the limits applied to one key on one call. The zero value is not
+// meaningful: both fields must be at least 1, and values below 1 are treated
+// as 1 (fail closed rather than unlimited).
+type Limits struct {
+	PerMinute int   // bucket size; refilled evenly over a minute (rate PerMinute/60 per second); must be >= 1
+	PerDay    int64 // admitted requests per UTC calendar day; must be >= 1
+}
+
+// normalized returns l with every field raised to at least 1.
+func (l Limits) normalized() Limits {
+	l.PerMinute = max(l.PerMinute, 1)
+	l.PerDay = max(l.PerDay, 1)
+	return l
+}
+
+// Reason says which limit refused a request. The zero value, None, means the
+// request was allowed.
+type Reason uint8
+
+const (
+	None   Reason = iota // allowed
+	Minute               // refused by the per-minute bucket
+	Day                  // refused by the daily limit
+)
+
+// Decision is the outcome of [Limiter.AllowAt] or [Limiter.PeekAt] with the
+// figures for the rate-limit headers. Durations are exact (not rounded to
+// seconds); the caller rounds them up for headers.
+type Decision struct {
+	Allowed         bool
+	Reason          Reason        // None when Allowed
+	Limits          Limits        // the limits applied (after raising values below 1)
+	MinuteRemaining int           // whole tokens left in the bucket after this decision (>= 0)
+	MinuteReset     time.Duration // until the bucket is full again (0 when full)
+	DayRemaining    int64         // requests left today after this decision (>= 0)
+	DayReset        time.Duration // until the next UTC midnight
+
+	// RetryAfter is set when refused only: the time until the next request
+	// would pass. Minute: until one whole token. Day: until the next UTC
+	// midnight (later only if the bucket would still be empty then). Zero
+	// when allowed.
+	RetryAfter time.Duration
+}
+
+// Usage is the absolute count of admitted requests for one key on one UTC day,
+// as returned by [Limiter.Drain].
+type Usage struct {
+	Key   string
+	Day   time.Time // UTC midnight of the day counted
+	Count int64     // absolute count for that day
+}
+
+// Options configures a [Limiter]. The zero value is usable.
+type Options struct {
+	// IdleTTL is how long an entry must go unused, with nothing left to
+	// drain, before Evict drops it. Zero means 10 minutes; values under one
+	// minute are raised to one minute, because a bucket needs up to a minute
+	// to refill and dropping it earlier would reset it.
+	IdleTTL time.Duration
+
+	// Load returns the count already recorded for key on day (UTC midnight).
+	// It is called on a key's first use and on its first use after eviction,
+	// without any limiter lock held, possibly concurrently for the same key.
+	// Nil means every key starts at 0.
+	Load func(key string, day time.Time) (int64, error)
+}
+
+const (
+	defaultIdleTTL = 10 * time.Minute
+	minIdleTTL     = time.Minute
+)
+
+// Limiter holds the per-key buckets and day counters. Create one with [New];
+// the zero value is not usable. A Limiter is safe for concurrent use.
+type Limiter struct {
+	shards  [shardCount]shard
+	idleTTL time.Duration                                  // immutable after New
+	load    func(key string, day time.Time) (int64, error) // immutable after New; never nil
+}
+
+// New returns an empty Limiter configured by o. It is safe for concurrent use.
+func New(o Options) *Limiter {
+	l := &Limiter{idleTTL: o.IdleTTL, load: o.Load}
+	if l.idleTTL == 0 {
+		l.idleTTL = defaultIdleTTL
+	}
+	l.idleTTL = max(l.idleTTL, minIdleTTL)
+	if l.load == nil {
+		l.load = func(string, time.Time) (int64, error) { return 0, nil }
+	}
+	for i := range l.shards {
+		l.shards[i].m = make(map[string]*entry)
+	}
+	return l
+}
+
+// AllowAt decides whether one request for key at time now is admitted under
+// lim, and commits it if so: the day count is checked first (a refusal by the
+// day spends no minute token), then one token is taken from the bucket, and
+// only an admitted request is counted. Limits that differ from the previous
+// call take effect now. The only error is one returned by Options.Load on the
+// key's first use, wrapped; then nothing is recorded. Safe for concurrent use.
+func (l *Limiter) AllowAt(key string, lim Limits, now time.Time) (Decision, error) {
+	lim = lim.normalized()
+	s := l.shardFor(key)
+	e, err := l.acquire(s, key, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	defer e.mu.Unlock()
+	e.prepareLocked(lim, now)
+	r := e.admitLocked(s, lim, now)
+	return e.decisionLocked(lim, now, r), nil
+}
+
+// Allow is AllowAt(key, lim, time.Now()). Safe for concurrent use.
+func (l *Limiter) Allow(key string, lim Limits) (Decision, error) {
+	return l.AllowAt(key, lim, time.Now())
+}
+
+// PeekAt reports the figures for key at time now under lim without consuming
+// anything: Allowed says whether a request at now would pass, Reason and
+// RetryAfter why not. It counts as a use for Evict, and loads the key (and
+// may return Options.Load's error) like AllowAt. Safe for concurrent use.
+func (l *Limiter) PeekAt(key string, lim Limits, now time.Time) (Decision, error) {
+	lim = lim.normalized()
+	s := l.shardFor(key)
+	e, err := l.acquire(s, key, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	defer e.mu.Unlock()
+	e.prepareLocked(lim, now)
+	return e.decisionLocked(lim, now, e.checkLocked(lim, now)), nil
+}
+
+// CountAt returns the count of admitted requests for key on the UTC day of now,
+// and true, if the key is in memory; 0 and false otherwise (never seen, or
+// evicted). A day after the key's current day reports 0 (nothing admitted
+// yet). It never calls Load and does not count as a use. Safe for concurrent use.
+func (l *Limiter) CountAt(key string, now time.Time) (int64, bool) {
+	e := l.shardFor(key).get(key)
+	if e == nil {
+		return 0, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dead {
+		return 0, false
+	}
+	return e.countOnLocked(dayOf(now))
+}
+
+// Drain returns every (key, day) whose count changed since the previous Drain,
+// each with its absolute count, in no particular order; nil when nothing
+// changed. A previous day that rolled over before it was drained is returned
+// too. Its cost is proportional to the number of changed keys. Safe for
+// concurrent use; concurrent Drains return disjoint results.
+func (l *Limiter) Drain() []Usage {
+	var lists [shardCount][]*entry
+	n := 0
+	for i := range l.shards {
+		lists[i] = l.shards[i].takeDirty()
+		n += len(lists[i])
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Usage, 0, n) // one per entry, more only after rollovers
+	for i := range l.shards {
+		out = l.shards[i].drain(lists[i], out)
+	}
+	return out
+}
+
+// Evict drops every entry unused for at least Options.IdleTTL before now that
+// has nothing left to drain, and returns how many it dropped. Entries busy at
+// that moment are skipped until the next call. Safe for concurrent use.
+func (l *Limiter) Evict(now time.Time) int {
+	n := 0
+	for i := range l.shards {
+		n += l.shards[i].evict(now, l.idleTTL)
+	}
+	return n
+}
+
+// Len returns the number of keys held in memory. Safe for concurrent use.
+func (l *Limiter) Len() int {
+	n := 0
+	for i := range l.shards {
+		n += l.shards[i].len()
+	}
+	return n
+}
+
+// acquire returns key's live entry with its mu held, loading and inserting it
+// first if the key is not in memory. It requires no lock held.
+func (l *Limiter) acquire(s *shard, key string, now time.Time) (*entry, error) {
+	for {
+		e, gen := s.lookup(key)
+		if e == nil {
+			var err error
+			if e, err = l.loadEntry(s, key, gen, now); err != nil {
+				return nil, err
+			}
+			if e == nil {
+				continue // an eviction raced with the load: load again
+			}
+		}
+		e.mu.Lock()
+		if !e.dead {
+			return e, nil
+		}
+		e.mu.Unlock() // evicted between lookup and lock: look up again
+	}
+}
+
+// loadEntry calls Load outside every lock, then inserts the new entry unless
+// another goroutine inserted one first (which it returns instead). It returns
+// nil, nil when the shard evicted something since gen was read, because the
+// count loaded may then predate counts drained and evicted meanwhile.
+func (l *Limiter) loadEntry(s *shard, key string, gen uint64, now time.Time) (*entry, error) {
+	day := dayOf(now)
+	count, err := l.load(key, dayStart(day))
+	if err != nil {
+		return nil, fmt.Errorf("limiter: load %q: %w", key, err)
+	}
+	return s.insert(newEntry(key, day, count, now), gen), nil
+}
+
+// shardFor returns the shard that holds key.
+func (l *Limiter) shardFor(key string) *shard {
+	return &l.shards[fnv1a(key)%shardCount]
+}
