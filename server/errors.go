@@ -1,0 +1,113 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/storage"
+)
+
+// apiError is an error with the status, code and detail a client may see.
+// Handlers return one for every refusal they decide themselves; errors from
+// the leaf packages are mapped in apiErrorFor.
+type apiError struct {
+	status     int
+	code       string
+	detail     string
+	retryAfter time.Duration // 429 only
+	allow      string        // 405 only
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.detail) }
+
+func errInvalid(format string, args ...any) error {
+	return &apiError{status: http.StatusBadRequest, code: "invalid_request", detail: fmt.Sprintf(format, args...)}
+}
+
+func errUnauthorized(detail string) error {
+	return &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: detail}
+}
+
+func errForbidden(detail string) error {
+	return &apiError{status: http.StatusForbidden, code: "forbidden", detail: detail}
+}
+
+func errNotFound(detail string) error {
+	return &apiError{status: http.StatusNotFound, code: "not_found", detail: detail}
+}
+
+func errConflict(detail string) error {
+	return &apiError{status: http.StatusConflict, code: "conflict", detail: detail}
+}
+
+func errRateLimited(detail string, retryAfter time.Duration) error {
+	return &apiError{status: http.StatusTooManyRequests, code: "rate_limited", detail: detail, retryAfter: retryAfter}
+}
+
+var errInternal = &apiError{status: http.StatusInternalServerError, code: "internal", detail: "internal server error"}
+
+// apiErrorFor maps any error to what the client sees. Anything not known
+// here is a 500 whose detail says nothing about the cause.
+func apiErrorFor(err error) *apiError {
+	var ae *apiError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &tooBig):
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: "payload_too_large",
+			detail: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+	case errors.Is(err, storage.ErrNotFound):
+		return errNotFound("not found").(*apiError)
+	case errors.Is(err, storage.ErrConflict):
+		return errConflict("conflict").(*apiError)
+	case errors.Is(err, auth.ErrPasswordTooShort), errors.Is(err, auth.ErrPasswordTooLong):
+		return errInvalid("password: must be %d to %d bytes", auth.MinPasswordBytes, auth.MaxPasswordBytes).(*apiError)
+	case errors.Is(err, auth.ErrInvalidEmail):
+		return errInvalid("email: not a valid email address").(*apiError)
+	case errors.Is(err, auth.ErrTokenExpired):
+		return errUnauthorized("token expired").(*apiError)
+	case errors.Is(err, auth.ErrInvalidToken):
+		return errUnauthorized("invalid token").(*apiError)
+	}
+	return errInternal
+}
+
+// writeError is the one place an error becomes a response, and the one
+// place a server-side error is logged.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := apiErrorFor(err)
+	if ae.status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	h := w.Header()
+	switch ae.status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Bearer realm="keygate"`)
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", strconv.FormatInt(wholeSeconds(ae.retryAfter, 1), 10))
+	case http.StatusMethodNotAllowed:
+		h.Set("Allow", ae.allow)
+	}
+	writeJSON(w, ae.status, errorBody{Error: ae.code, Detail: ae.detail})
+}
+
+type errorBody struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail"`
+}
+
+// wholeSeconds rounds d up to whole seconds, and to at least min.
+func wholeSeconds(d time.Duration, min int64) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < min {
+		return min
+	}
+	return s
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/storage"
+)
+
+const (
+	keyShards       = 64
+	maxMissPerShard = 1024 // unknown hashes remembered per shard
+)
+
+// keyEntry is what the hot path knows of one API key and its owner. The
+// plain fields are fixed when the entry is made; anything that changes
+// them (revocation, rotation) replaces the entry through invalidate.
+type keyEntry struct {
+	id, userID, lineage, tier string
+	expiresAt, revokedAt      int64 // unix nanoseconds; 0: never
+	ownerDisabled             bool
+	ownerTiers                []string
+
+	lastUsed atomic.Int64 // unix nanoseconds of the latest admitted use
+	flushed  atomic.Int64 // lastUsed as last handed to the flusher
+	queued   atomic.Bool  // on the dirty list, waiting for the flusher
+	seen     atomic.Int64 // unix nanoseconds of the latest lookup, for eviction
+}
+
+func newKeyEntry(k storage.APIKey, owner storage.User) *keyEntry {
+	e := &keyEntry{
+		id: k.ID, userID: k.UserID, lineage: k.Lineage, tier: k.Tier,
+		expiresAt: unixNano(k.ExpiresAt), revokedAt: unixNano(k.RevokedAt),
+		ownerDisabled: owner.Disabled, ownerTiers: owner.Tiers,
+	}
+	e.lastUsed.Store(unixNano(k.LastUsedAt))
+	e.flushed.Store(e.lastUsed.Load())
+	return e
+}
+
+// activeAt reports whether the key works at now (unix nanoseconds).
+func (e *keyEntry) activeAt(now int64) bool {
+	return (e.revokedAt == 0 || now < e.revokedAt) && (e.expiresAt == 0 || now < e.expiresAt)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// keyCache maps key hashes to entries, and remembers a bounded number of
+// hashes that matched no key. It is sharded so the hot path takes no
+// global lock.
+type keyCache struct {
+	shards [keyShards]keyShard
+
+	dirtyMu sync.Mutex  // guards dirty
+	dirty   []*keyEntry // entries whose lastUsed changed since the flusher last looked
+}
+
+type keyShard struct {
+	mu sync.RWMutex // guards everything below
+	// gen counts invalidations. A lookup that missed reads gen before going
+	// to the store and caches what it found only if gen has not moved, so a
+	// revocation committed meanwhile is never hidden by a stale entry.
+	gen  uint64
+	hits map[auth.KeyHash]*keyEntry
+	miss map[auth.KeyHash]struct{}
+}
+
+func newKeyCache() *keyCache {
+	c := &keyCache{}
+	for i := range c.shards {
+		c.shards[i].hits = make(map[auth.KeyHash]*keyEntry)
+		c.shards[i].miss = make(map[auth.KeyHash]struct{})
+	}
+	return c
+}
+
+func (c *keyCache) shard(h auth.KeyHash) *keyShard {
+	// The hash is SHA-256 output: any bits of it are uniformly spread.
+	return &c.shards[binary.LittleEndian.Uint64(h[:8])%keyShards]
+}
+
+// get returns the cached entry for h, whether h is known to match no key,
+// and the shard's generation for a later put.
+func (c *keyCache) get(h auth.KeyHash) (e *keyEntry, unknown bool, gen uint64) {
+	sh := c.shard(h)
+	sh.mu.RLock()
+	e, gen = sh.hits[h], sh.gen
+	if e == nil {
+		_, unknown = sh.miss[h]
+	}
+	sh.mu.RUnlock()
+	return e, unknown, gen
+}
+
+// put caches e for h (nil e: h matches no key) if nothing was invalidated
+// in h's shard since gen was read. It returns the entry to use: one cached
+// meanwhile by another request wins, so all requests share one entry.
+func (c *keyCache) put(h auth.KeyHash, e *keyEntry, gen uint64) *keyEntry {
+	sh := c.shard(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.gen != gen {
+		return e
+	}
+	if e == nil {
+		if len(sh.miss) >= maxMissPerShard {
+			clear(sh.miss) // crude, but bounded and cheap; misses are refilled on demand
+		}
+		sh.miss[h] = struct{}{}
+		return nil
+	}
+	if prev := sh.hits[h]; prev != nil {
+		return prev
+	}
+	sh.hits[h] = e
+	return e
+}
+
+// invalidate drops what is known of h, after a change to its key has been
+// committed, so the next request reads the key again.
+func (c *keyCache) invalidate(h auth.KeyHash) {
+	sh := c.shard(h)
+	sh.mu.Lock()
+	sh.gen++
+	// A dropped entry with an unflushed use is still on the dirty list.
+	delete(sh.hits, h)
+	delete(sh.miss, h)
+	sh.mu.Unlock()
+}
+
+// touch records an admitted use at now. Only the first use after a flush
+// takes the dirty list's lock.
+func (c *keyCache) touch(e *keyEntry, now int64) {
+	e.lastUsed.Store(now)
+	if !e.queued.Load() && e.queued.CompareAndSwap(false, true) {
+		c.dirtyMu.Lock()
+		c.dirty = append(c.dirty, e)
+		c.dirtyMu.Unlock()
+	}
+}
+
+// lastUsed is the latest use of the key with hash h held in memory.
+func (c *keyCache) lastUsed(h auth.KeyHash) time.Time {
+	e, _, _ := c.get(h)
+	if e == nil || e.lastUsed.Load() == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, e.lastUsed.Load()).UTC()
+}
+
+// drainLastUsed returns the last-use times changed since the previous
+// drain and takes their entries off the dirty list.
+func (c *keyCache) drainLastUsed() []storage.LastUsed {
+	c.dirtyMu.Lock()
+	dirty := c.dirty
+	c.dirty = nil
+	c.dirtyMu.Unlock()
+	out := make([]storage.LastUsed, 0, len(dirty))
+	for _, e := range dirty {
+		// Clear queued before reading, so a use racing with this drain
+		// queues the entry again rather than being lost.
+		e.queued.Store(false)
+		at := e.lastUsed.Load()
+		e.flushed.Store(at)
+		out = append(out, storage.LastUsed{KeyID: e.id, At: time.Unix(0, at).UTC()})
+	}
+	return out
+}
+
+// evict drops entries not looked up since before cutoff and with no
+// unflushed use, so memory follows the keys in use, not every key seen.
+func (c *keyCache) evict(cutoff int64) int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for h, e := range sh.hits {
+			if e.seen.Load() < cutoff && !e.queued.Load() && e.lastUsed.Load() == e.flushed.Load() {
+				delete(sh.hits, h)
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// len is the number of keys held, for tests.
+func (c *keyCache) len() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += len(sh.hits)
+		sh.mu.RUnlock()
+	}
+	return n
+}

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// routes builds the whole route table. Protected routes come from the
+// configuration, so a pattern that clashes with a built-in one is an error
+// here rather than a panic in ServeMux.
+func (s *Server) routes() (err error) {
+	mux := http.NewServeMux()
+	s.mux = mux
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("server: route table: %v", p)
+		}
+	}()
+
+	mux.Handle("POST /v1/auth/register", s.handle(s.handleRegister))
+	mux.Handle("POST /v1/auth/login", s.handle(s.handleLogin))
+	mux.Handle("POST /v1/auth/refresh", s.handle(s.handleRefresh))
+	mux.Handle("POST /v1/auth/logout", s.handle(s.handleLogout))
+	mux.Handle("GET /v1/me", s.requireUser(s.handleMe))
+
+	mux.Handle("POST /v1/keys", s.requireUser(s.handleKeyCreate))
+	mux.Handle("GET /v1/keys", s.requireUser(s.handleKeyList))
+	mux.Handle("GET /v1/keys/{id}", s.requireUser(s.handleKeyGet))
+	mux.Handle("DELETE /v1/keys/{id}", s.requireUser(s.handleKeyRevoke))
+	mux.Handle("POST /v1/keys/{id}/rotate", s.requireUser(s.handleKeyRotate))
+	mux.Handle("GET /v1/keys/{id}/usage", s.requireUser(s.handleKeyUsage))
+
+	mux.Handle("GET /healthz", s.handle(s.handleHealth))
+	mux.Handle("GET /{$}", s.handle(s.handleIndex))
+
+	for _, rt := range s.cfg.Routes {
+		mux.Handle(rt.Method+" "+rt.Path, s.requireKey(rt.Tiers, s.handleEcho))
+	}
+
+	// Everything else: a JSON 404, or a 405 naming the methods the path has.
+	mux.Handle("/", s.handle(s.handleNoRoute))
+	return nil
+}
+
+// handle adapts a handler that returns an error to http.Handler; the error
+// is written by writeError.
+func (s *Server) handle(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/limiter"
+	"github.com/keygate/keygate/storage"
+)
+
+// Config is what the server needs besides its dependencies. Every field
+// documents its zero value; the zero Config serves with no tiers and no
+// protected routes, which New refuses.
+type Config struct {
+	AllowSignup    bool          // whether POST /v1/auth/register is open
+	MaxBodyBytes   int64         // request body cap; zero: 64 KiB
+	KeyPrefix      string        // start of every raw API key; zero: "kg_live_"
+	RotationGrace  time.Duration // how long a rotated key keeps working when the request names no grace; zero: not at all
+	MaxKeysPerUser int           // active keys per user; zero: 100
+
+	// Tiers are the limits of each tier by name; "basic" must be one.
+	Tiers map[string]limiter.Limits
+	// Routes are the protected routes, served by the built-in echo.
+	Routes []Route
+
+	Assets fs.FS        // served at GET /; nil: a 404 there
+	Logger *slog.Logger // nil: logs are discarded
+
+	Now  func() time.Time // nil: time.Now
+	Rand io.Reader        // source of keys and ids; nil: crypto/rand.Reader
+
+	FlushInterval   time.Duration // how often counters and last-used times are written; zero: 1s
+	IdleTTL         time.Duration // keys and limiters unused this long leave memory; zero: 10m
+	ShutdownTimeout time.Duration // how long Serve waits for requests to drain; zero: 10s
+}
+
+// Route is one protected route: a method and path (a net/http pattern
+// without wildcards) and the tiers it admits.
+type Route struct {
+	Method string
+	Path   string
+	Tiers  []string
+}
+
+// Server is keygate's HTTP API. It is an http.Handler, safe for concurrent
+// use; Serve runs it on a listener together with the background flusher.
+type Server struct {
+	cfg       Config
+	db        *storage.DB
+	tokens    *auth.Tokens
+	passwords *auth.Hasher
+	limits    *limiter.Limiter
+	keys      *keyCache
+	tiers     map[string]*tier
+	handler   http.Handler
+	mux       *http.ServeMux
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+
+	flushMu      sync.Mutex // guards the pending* batches and serialises Flush
+	pendingUsage []storage.Usage
+	pendingUsed  []storage.LastUsed
+}
+
+// New builds a Server over its dependencies. It returns an error for a
+// configuration it cannot serve, such as a route naming an unknown tier.
+func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher) (*Server, error) {
+	cfg = withDefaults(cfg)
+	s := &Server{
+		cfg:       cfg,
+		db:        db,
+		tokens:    tokens,
+		passwords: passwords,
+		keys:      newKeyCache(),
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		rand:      cfg.Rand,
+	}
+	s.limits = limiter.New(limiter.Options{IdleTTL: cfg.IdleTTL, Load: s.loadUsage})
+	tiers, err := newTiers(cfg.Tiers)
+	if err != nil {
+		return nil, err
+	}
+	s.tiers = tiers
+	if err := auth.ValidateKeyPrefix(cfg.KeyPrefix); err != nil {
+		return nil, fmt.Errorf("server: key prefix: %w", err)
+	}
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
+	s.handler = s.recoverPanics(s.mux)
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = "kg_live_"
+	}
+	if cfg.MaxKeysPerUser <= 0 {
+		cfg.MaxKeysPerUser = 100
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.IdleTTL <= 0 {
+		cfg.IdleTTL = 10 * time.Minute
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	return cfg
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// Serve serves on ln until ctx is done, then stops accepting, lets
+// in-flight requests finish (up to ShutdownTimeout), writes every counter
+// still in memory and returns. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	flushCtx, stopFlusher := context.WithCancel(context.WithoutCancel(ctx))
+	flusherDone := make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		s.runFlusher(flushCtx)
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		err = hs.Shutdown(shutdownCtx)
+		cancel()
+		<-served
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	stopFlusher()
+	<-flusherDone
+	return errors.Join(err, s.Flush(context.WithoutCancel(ctx)))
+}

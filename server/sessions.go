@@ -1,0 +1,101 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/storage"
+)
+
+// tokenPair is the API's TokenPair.
+type tokenPair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+// startSession stores a new session for userID and issues its first pair.
+// The session is committed before the tokens are handed out.
+func (s *Server) startSession(r *http.Request, userID string) (tokenPair, error) {
+	sid, err := auth.NewID("ses_", s.rand)
+	if err != nil {
+		return tokenPair{}, err
+	}
+	pair, refresh, err := s.issuePair(userID, sid)
+	if err != nil {
+		return tokenPair{}, err
+	}
+	now := s.now().UTC()
+	sess := storage.Session{
+		ID: sid, UserID: userID, RefreshID: refresh.ID,
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: refresh.ExpiresAt.Time,
+		UserAgent: truncate(r.UserAgent(), 256), IP: clientIP(r),
+	}
+	if err := s.db.CreateSession(r.Context(), sess); err != nil {
+		return tokenPair{}, err
+	}
+	return pair, nil
+}
+
+// continueSession spends the refresh token described by claims and issues
+// the next pair of the same session. Spending a token twice revokes the
+// session: one of the two callers is not its owner.
+func (s *Server) continueSession(r *http.Request, claims *auth.Claims) (tokenPair, error) {
+	pair, refresh, err := s.issuePair(claims.Subject, claims.SessionID)
+	if err != nil {
+		return tokenPair{}, err
+	}
+	sess, err := s.db.RotateSession(r.Context(), claims.SessionID, claims.ID, refresh.ID, s.now(), refresh.ExpiresAt.Time)
+	switch {
+	case errors.Is(err, storage.ErrTokenReused):
+		s.log.WarnContext(r.Context(), "refresh token reused; session revoked", "session_id", claims.SessionID)
+		return tokenPair{}, errUnauthorized("refresh token already used; the session has been revoked")
+	case errors.Is(err, storage.ErrSessionRevoked), errors.Is(err, storage.ErrNotFound):
+		return tokenPair{}, errUnauthorized("session revoked")
+	case err != nil:
+		return tokenPair{}, err
+	case sess.UserID != claims.Subject:
+		return tokenPair{}, errUnauthorized("invalid refresh token")
+	}
+	return pair, nil
+}
+
+// issuePair signs an access and a refresh token for one session.
+func (s *Server) issuePair(userID, sid string) (tokenPair, auth.Claims, error) {
+	access, _, err := s.tokens.Issue(auth.AccessToken, userID, sid)
+	if err != nil {
+		return tokenPair{}, auth.Claims{}, err
+	}
+	refresh, claims, err := s.tokens.Issue(auth.RefreshToken, userID, sid)
+	if err != nil {
+		return tokenPair{}, auth.Claims{}, err
+	}
+	pair := tokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer",
+		ExpiresIn: int64(s.tokens.AccessTTL().Seconds())}
+	return pair, claims, nil
+}
+
+func writeTokens(w http.ResponseWriter, pair tokenPair) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, pair)
+}
+
+// clientIP is the peer's address. X-Forwarded-For is not believed here:
+// trusting it needs a list of trusted proxies.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
