@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/storage"
+)
+
+// createUser is "keygate user create": the only way to make an admin. The
+// password is read from the first line of stdin, so it never appears in
+// the process list or the shell history.
+func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "configuration file (default: config.toml here, if present)")
+	email := fs.String("email", "", "email address of the new user (required)")
+	admin := fs.Bool("admin", false, "make the user an administrator")
+	tiers := fs.String("tiers", "basic", "comma-separated tiers the user may issue keys in")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	addr, err := auth.NormalizeEmail(*email)
+	if err != nil {
+		return fmt.Errorf("-email %q: not a valid email address", *email)
+	}
+	granted, err := parseTiers(*tiers, cfg)
+	if err != nil {
+		return err
+	}
+	password, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	hasher, err := auth.NewHasher(cfg.Passwords.BcryptCost)
+	if err != nil {
+		return err
+	}
+	hash, err := hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("password: %w", err)
+	}
+	db, err := storage.Open(cfg.DBPath, storage.Options{Timeout: time.Second})
+	if errors.Is(err, storage.ErrLocked) {
+		return fmt.Errorf("%s is in use by a running keygate: stop the server, then create the user", cfg.DBPath)
+	} else if err != nil {
+		return err
+	}
+	defer db.Close()
+	id, err := auth.NewID("usr_", nil)
+	if err != nil {
+		return err
+	}
+	role := "user"
+	if *admin {
+		role = "admin"
+	}
+	u := storage.User{ID: id, Email: addr, PasswordHash: hash, Role: role, Tiers: granted, CreatedAt: time.Now().UTC()}
+	if err := db.CreateUser(ctx, u); errors.Is(err, storage.ErrConflict) {
+		return fmt.Errorf("a user with email %s already exists", addr)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s %s (%s)\n", role, addr, id)
+	return nil
+}
+
+func parseTiers(list string, cfg Config) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if _, ok := cfg.Tiers[t]; !ok {
+			return nil, fmt.Errorf("-tiers: unknown tier %q", t)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// readPassword reads one line, without its line ending.
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading password from standard input: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on standard input (pipe it in: echo \"$PASSWORD\" | keygate user create ...)")
+	}
+	return line, nil
+}

@@ -1,0 +1,162 @@
+// Command keygate gives any HTTP API user accounts, JWT sessions, API keys
+// and per-key rate limits, from one binary whose only state is one bbolt
+// file.
+//
+// Usage:
+//
+//	keygate [serve] [-config FILE]
+//	keygate user create [-config FILE] -email E [-admin] [-tiers basic,pro] < password
+//	keygate version
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/limiter"
+	"github.com/keygate/keygate/server"
+	"github.com/keygate/keygate/storage"
+	"github.com/keygate/keygate/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keygate:", err)
+		os.Exit(1)
+	}
+}
+
+// run is keygate's whole command line; tests call it as main would.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stderr, getenv, nil)
+	case "version":
+		fmt.Fprintln(stdout, "keygate", version)
+		return nil
+	case "user":
+		if len(args) == 0 || args[0] != "create" {
+			return errors.New("usage: keygate user create [-config FILE] -email E [-admin] [-tiers basic,pro]")
+		}
+		return createUser(ctx, args[1:], stdin, stdout, getenv)
+	}
+	return fmt.Errorf("unknown command %q (want serve, user create or version)", cmd)
+}
+
+// serve runs the server until ctx is done. ready, if not nil, receives the
+// listening address once requests can be served.
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string, ready chan<- string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (default: config.toml here, if present)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	db, err := openDB(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv, err := newServer(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("keygate serving", "addr", ln.Addr().String(), "db", cfg.DBPath, "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	err = srv.Serve(ctx, ln)
+	log.Info("keygate stopped")
+	return err
+}
+
+// openDB opens the database, failing fast when another process has it.
+func openDB(cfg Config) (*storage.DB, error) {
+	db, err := storage.Open(cfg.DBPath, storage.Options{Timeout: time.Second})
+	if errors.Is(err, storage.ErrLocked) {
+		return nil, fmt.Errorf("%s is in use by another keygate process; stop it first", cfg.DBPath)
+	}
+	return db, err
+}
+
+// newServer builds the server's dependencies from the configuration.
+func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger) (*server.Server, error) {
+	secret, err := jwtSecret(ctx, cfg, db)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := auth.NewTokens(auth.TokenOptions{
+		Secret: secret, Issuer: cfg.JWT.Issuer,
+		AccessTTL: cfg.JWT.AccessTTL.Duration, RefreshTTL: cfg.JWT.RefreshTTL.Duration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	passwords, err := auth.NewHasher(cfg.Passwords.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	tiers := make(map[string]limiter.Limits, len(cfg.Tiers))
+	for name, t := range cfg.Tiers {
+		tiers[name] = limiter.Limits{PerMinute: t.PerMinute, PerDay: t.PerDay}
+	}
+	routes := make([]server.Route, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers}
+	}
+	return server.New(server.Config{
+		AllowSignup:    cfg.AllowSignup,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		KeyPrefix:      cfg.Keys.Prefix,
+		RotationGrace:  cfg.Keys.RotationGrace.Duration,
+		MaxKeysPerUser: cfg.Keys.MaxPerUser,
+		Tiers:          tiers,
+		Routes:         routes,
+		Assets:         web.FS(),
+		Logger:         log,
+	}, db, tokens, passwords)
+}
+
+// jwtSecret is the configured secret, or one made on first start and kept
+// in the database so tokens stay valid across restarts.
+func jwtSecret(ctx context.Context, cfg Config, db *storage.DB) ([]byte, error) {
+	if cfg.JWT.Secret != "" {
+		return []byte(cfg.JWT.Secret), nil
+	}
+	return db.Secret(ctx, "jwt.hs256", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+}
