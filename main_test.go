@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the keygate executable built once for the tests that run the
+// real process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keygate-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "keygate")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running keygate.
+type proc struct {
+	cmd    *exec.Cmd
+	base   string
+	stderr *syncBuffer
+	exited chan error
+}
+
+// syncBuffer is a bytes.Buffer the reading goroutine and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testConfigFile writes a config with a cheap bcrypt cost and its own
+// database, listening on a free port.
+func testConfigFile(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	return writeConfigAt(t, dir, fmt.Sprintf("listen = \"127.0.0.1:0\"\ndb_path = %q\n[passwords]\nbcrypt_cost = 4\n", filepath.Join(dir, "keygate.db")))
+}
+
+func writeConfigAt(t *testing.T, dir, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var servingLine = regexp.MustCompile(`msg="keygate serving" addr=(\S+)`)
+
+// start runs keygate serve with config and waits until it listens.
+func start(t *testing.T, config string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "-config", config)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: new(syncBuffer), exited: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			p.stderr.WriteString(sc.Text() + "\n")
+			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+		p.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	select {
+	case a := <-addr:
+		p.base = "http://" + a
+	case err := <-p.exited:
+		t.Fatalf("keygate exited before serving: %v\n%s", err, p.stderr)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("keygate did not start\n%s", p.stderr)
+	}
+	return p
+}
+
+// call sends a JSON request and decodes a JSON answer into v (if not nil).
+func (p *proc) call(t *testing.T, method, path, body string, v any, header ...string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range header {
+		name, value, _ := strings.Cut(h, ": ")
+		req.Header.Set(name, value)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if v != nil {
+		if err := json.Unmarshal(data, v); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, res.StatusCode, data, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// login registers (if needed) and logs in, returning an access token.
+func (p *proc) login(t *testing.T, register bool) string {
+	t.Helper()
+	creds := `{"email":"ada@example.com","password":"correct horse battery"}`
+	if register {
+		if code := p.call(t, "POST", "/v1/auth/register", creds, nil); code != 201 {
+			t.Fatalf("register = %d", code)
+		}
+	}
+	var pair struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := p.call(t, "POST", "/v1/auth/login", creds, &pair); code != 200 {
+		t.Fatalf("login = %d", code)
+	}
+	return pair.AccessToken
+}
+
+func (p *proc) wait(t *testing.T, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(within):
+		t.Fatalf("keygate still running after %s\n%s", within, p.stderr)
+		return nil
+	}
+}
+
+// A key acknowledged with 201 survives a SIGKILL sent right after it.
+func TestBinary_KillKeepsAcknowledgedKeys(t *testing.T) {
+	config := testConfigFile(t)
+	p := start(t, config)
+	access := p.login(t, true)
+	type created struct{ ID, Key string }
+	create := func(name string) created {
+		var k created
+		if code := p.call(t, "POST", "/v1/keys", `{"name":"`+name+`"}`, &k, "Authorization: Bearer "+access); code != 201 {
+			t.Fatalf("create = %d", code)
+		}
+		return k
+	}
+	revoked := create("revoked")
+	if code := p.call(t, "DELETE", "/v1/keys/"+revoked.ID, "", nil, "Authorization: Bearer "+access); code != 204 {
+		t.Fatalf("revoke = %d", code)
+	}
+	var keys []created
+	for i := range 9 {
+		keys = append(keys, create(fmt.Sprint("k", i)))
+	}
+	// SIGKILL straight after the last 201: no shutdown, no flush.
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t, 5*time.Second)
+
+	p = start(t, config)
+	access = p.login(t, false) // the secret was kept: and the user too
+	var list struct{ Keys []struct{ ID string } }
+	if code := p.call(t, "GET", "/v1/keys", "", &list, "Authorization: Bearer "+access); code != 200 || len(list.Keys) != 10 {
+		t.Fatalf("after kill: %d, %d keys, want 10", code, len(list.Keys))
+	}
+	for _, k := range keys {
+		if code := p.call(t, "POST", "/v1/chat", `{"message":"hi"}`, nil, "X-API-Key: "+k.Key); code != 200 {
+			t.Errorf("key %s after kill: %d", k.ID, code)
+		}
+	}
+	if code := p.call(t, "POST", "/v1/chat", `{}`, nil, "X-API-Key: "+revoked.Key); code != 401 {
+		t.Errorf("revoked key after kill: %d", code)
+	}
+}
+
+// SIGTERM drains, flushes the counters and exits 0.
+func TestBinary_TermFlushesCounts(t *testing.T) {
+	config := testConfigFile(t)
+	p := start(t, config)
+	access := p.login(t, true)
+	var k struct{ ID, Key string }
+	p.call(t, "POST", "/v1/keys", `{"name":"ci"}`, &k, "Authorization: Bearer "+access)
+	for range 7 {
+		if code := p.call(t, "POST", "/v1/chat", `{}`, nil, "X-API-Key: "+k.Key); code != 200 {
+			t.Fatalf("chat = %d", code)
+		}
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr)
+	}
+	p = start(t, config)
+	access = p.login(t, false)
+	var usage struct{ Days []struct{ Count int64 } }
+	p.call(t, "GET", "/v1/keys/"+k.ID+"/usage?days=1", "", &usage, "Authorization: Bearer "+access)
+	if len(usage.Days) != 1 || usage.Days[0].Count != 7 {
+		t.Errorf("usage after restart = %+v, want 7", usage.Days)
+	}
+}
+
+// A second keygate on the same database gives up within two seconds,
+// saying why; so does user create while the server runs.
+func TestBinary_SecondProcessFailsFast(t *testing.T) {
+	config := testConfigFile(t)
+	start(t, config)
+	for _, args := range [][]string{{"serve", "-config", config}, {"user", "create", "-config", config, "-email", "x@example.com"}} {
+		cmd := exec.Command(binary, args...)
+		cmd.Stdin = strings.NewReader("a long password\n")
+		began := time.Now()
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%v: second process succeeded", args)
+		}
+		if took := time.Since(began); took > 2*time.Second {
+			t.Errorf("%v: took %s to fail", args, took)
+		}
+		if !strings.Contains(string(out), "in use") {
+			t.Errorf("%v: message %q does not say the file is in use", args, out)
+		}
+	}
+}
+
+func TestBinary_UserCreateAdmin(t *testing.T) {
+	config := testConfigFile(t)
+	run := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(binary, append([]string{"user", "create", "-config", config}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"correct horse battery\n", nil, "email"},
+		{"correct horse battery\n", []string{"-email", "nope"}, "email"},
+		{"", []string{"-email", "root@example.com"}, "no password"},
+		{"short\n", []string{"-email", "root@example.com"}, "password"},
+		{"correct horse battery\n", []string{"-email", "root@example.com", "-tiers", "gold"}, "gold"},
+	} {
+		if out, err := run(tc.stdin, tc.args...); err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: %v %q, want an error about %q", tc.args, err, out, tc.want)
+		}
+	}
+	if out, err := run("correct horse battery\r\n", "-email", "Ada@Example.com", "-admin", "-tiers", "basic,pro"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if out, err := run("correct horse battery\n", "-email", "ada@example.com"); err == nil || !strings.Contains(out, "exists") {
+		t.Errorf("duplicate: %v %q", err, out)
+	}
+	p := start(t, config)
+	access := p.login(t, false)
+	var me struct {
+		User struct {
+			Role  string
+			Tiers []string
+		}
+	}
+	p.call(t, "GET", "/v1/me", "", &me, "Authorization: Bearer "+access)
+	if me.User.Role != "admin" || len(me.User.Tiers) != 2 {
+		t.Errorf("me = %+v", me.User)
+	}
+}
+
+func TestBinary_VersionAndUsage(t *testing.T) {
+	out, err := exec.Command(binary, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "keygate ") {
+		t.Errorf("version: %v %q", err, out)
+	}
+	out, err = exec.Command(binary, "frobnicate").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown command") {
+		t.Errorf("unknown command: %v %q", err, out)
+	}
+}
+
+// With no file and no flags, keygate serves with its defaults, keeping its
+// data in keygate.db in the working directory.
+func TestServe_Defaults(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	env := map[string]string{"KEYGATE_LISTEN": "127.0.0.1:0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, nil, io.Discard, func(k string) string { return env[k] }, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	res, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", res, err)
+	}
+	res.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "keygate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("keygate.db mode %o, want 600", perm)
+	}
+}
