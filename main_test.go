@@ -231,7 +231,11 @@ func TestBinary_TermFlushesCounts(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr)
 	}
 	p = start(t, config)
-	access = p.login(t, false)
+	// The access token from before the restart still works: the generated
+	// secret was kept in the database.
+	if code := p.call(t, "GET", "/v1/me", "", nil, "Authorization: Bearer "+access); code != 200 {
+		t.Fatalf("old access token after restart: %d", code)
+	}
 	var usage struct{ Days []struct{ Count int64 } }
 	p.call(t, "GET", "/v1/keys/"+k.ID+"/usage?days=1", "", &usage, "Authorization: Bearer "+access)
 	if len(usage.Days) != 1 || usage.Days[0].Count != 7 {
