@@ -127,7 +127,9 @@ func (s *Server) lookupKey(ctx context.Context, hash auth.KeyHash) (*keyEntry, e
 		return nil, err
 	}
 	owner, err := s.db.UserByID(ctx, k.UserID)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, errUnauthorized("invalid API key") // an orphaned key is no key
+	} else if err != nil {
 		return nil, err
 	}
 	return s.keys.put(hash, newKeyEntry(k, owner), gen), nil
