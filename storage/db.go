@@ -37,9 +37,11 @@ var (
 	// than the session's current one is presented. The session has been
 	// revoked, durably, as a result.
 	ErrTokenReused = errors.New("storage: refresh token reused")
-	// ErrInvalid is returned when an argument cannot be stored: an empty id,
-	// an id containing "/", an empty email or name, or a zero key hash. It
-	// signals a programming error in the caller.
+	// ErrInvalid is returned when an argument cannot be stored or parsed: an
+	// empty id, an id containing "/", an empty email or name, a zero key hash,
+	// a zero time where one is required, a signing-key seed that is not 32
+	// bytes, or a malformed event id. It signals a programming error in the
+	// caller (or, for event ids, a bad cursor from a client).
 	ErrInvalid = errors.New("storage: invalid argument")
 )
 
@@ -60,6 +62,8 @@ var (
 	bucketSessions       = []byte("sessions")
 	bucketSessionsByUser = []byte("sessions_by_user")
 	bucketUsage          = []byte("usage")
+	bucketAudit          = []byte("audit")
+	bucketSigningKeys    = []byte("signing_keys")
 
 	metaVersion      = []byte("version")
 	metaSecretPrefix = "secret/"
@@ -70,6 +74,7 @@ func allBuckets() [][]byte {
 	return [][]byte{
 		bucketMeta, bucketUsers, bucketUsersByEmail, bucketKeys, bucketKeysByHash,
 		bucketKeysByOwner, bucketSessions, bucketSessionsByUser, bucketUsage,
+		bucketAudit, bucketSigningKeys,
 	}
 }
 

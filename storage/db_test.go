@@ -186,12 +186,26 @@ func TestDB_CancelledContext(t *testing.T) {
 		"CreateUser":    db.CreateUser(ctx, storage.User{ID: "u1", Email: "a@example.com"}),
 		"CreateAPIKey":  db.CreateAPIKey(ctx, testKey("k1", "u1", t0), 0, t0),
 		"CreateSession": db.CreateSession(ctx, testSession("s1", "u1")),
-		"Flush":         db.Flush(ctx, []storage.Usage{{Lineage: "k1", Day: t0, Count: 1}}, nil),
+		"Flush":         db.Flush(ctx, storage.Batch{Usage: []storage.Usage{{Lineage: "k1", Day: t0, Count: 1}}}),
 	}
 	_, calls["UserByID"] = db.UserByID(ctx, "u1")
 	_, calls["APIKeyByID"] = db.APIKeyByID(ctx, "k1")
 	_, calls["RevokeAPIKey"] = db.RevokeAPIKey(ctx, "k1", t0)
 	_, calls["RotateSession"] = db.RotateSession(ctx, "s1", "a", "b", t0, t0)
+	_, calls["Users"] = db.Users(ctx, "", 0)
+	_, calls["AllAPIKeys"] = db.AllAPIKeys(ctx)
+	_, calls["LiveSessions"] = db.LiveSessions(ctx, t0)
+	_, calls["PruneSessions"] = db.PruneSessions(ctx, t0)
+	_, calls["AppendEvent"] = db.AppendEvent(ctx, storage.Event{Time: t0, Action: "test"})
+	_, calls["Events"] = db.Events(ctx, "", 0)
+	_, calls["PruneEvents"] = db.PruneEvents(ctx, 1, time.Time{})
+	_, calls["PruneEvents without limits"] = db.PruneEvents(ctx, 0, time.Time{})
+	_, calls["SigningKeys"] = db.SigningKeys(ctx)
+	calls["AddSigningKey"] = db.AddSigningKey(ctx, storage.SigningKey{ID: "g", Seed: make([]byte, 32), CreatedAt: t0})
+	_, calls["EnsureSigningKey"] = db.EnsureSigningKey(ctx, func() (storage.SigningKey, error) {
+		return storage.SigningKey{}, errors.New("generate must not be called")
+	})
+	_, calls["DeleteSigningKeys"] = db.DeleteSigningKeys(ctx, t0)
 	for name, err := range calls {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: err = %v, want context.Canceled", name, err)

@@ -1,6 +1,7 @@
 /*
 Package storage keeps all of keygate's durable state in one bbolt file: users,
-API keys, refresh-token sessions, daily usage counts and generated secrets.
+API keys, refresh-token sessions, daily usage counts, the audit log, JWT
+signing keys and generated secrets.
 It is the only package that imports bbolt.
 
 # Basics
@@ -34,9 +35,17 @@ composite key unambiguous.
 	sessions          session id -> JSON session record
 	sessions_by_user  user id + "/" + session id -> empty
 	usage             lineage + "/" + "2006-01-02" (UTC day) -> count, uint64 big-endian
+	audit             sequence, uint64 big-endian (bucket NextSequence) -> JSON event
+	                  record without its id; the id is "evt_" + the sequence in 16 hex digits
+	signing_keys      signing key id -> JSON signing key record (holds the private seed)
 
 Open creates missing buckets and refuses a file whose schema version is newer
 than this package understands.
+
+Schema notes: version 1 first had the buckets meta through usage. The audit
+and signing_keys buckets were added later without a version change: they are
+new, nothing existing changed shape, and Open creates them in older files.
+The session and key records gained no fields.
 
 # Caveats
 
@@ -47,10 +56,21 @@ process per database file.
 
 Writes are serialised: only one write transaction runs at a time, and each one
 costs an fsync. Hot-path state is therefore kept by the caller: usage counts
-and last-used times are counted in memory and written behind with [DB.Flush],
-which stores absolute counts so that replaying a batch is harmless. A crash
-loses whatever the caller had not flushed yet, never a user, key, revocation
-or session, since those are committed before their method returns.
+and last-used times of keys and sessions are counted in memory and written
+behind with [DB.Flush], which stores absolute counts and only later times, so
+that replaying a batch is harmless. A crash loses whatever the caller had not
+flushed yet, never a user, key, revocation, session, event or signing key,
+since those are committed before their method returns.
+
+[DB.AppendEvents] commits at once, several events in one transaction;
+it does not use bbolt's Batch, whose delay every lone event would wait
+out. Audit events, ended sessions and retired signing keys stay
+until the caller removes them with [DB.PruneEvents], [DB.PruneSessions] and
+[DB.DeleteSigningKeys], typically from a periodic job.
+
+Signing-key seeds are stored as they are, not hashed, since they must be
+used: anyone who can read the file can forge tokens. Open creates the file
+with mode 0600; keep it, and its backups, private.
 
 The file only grows; bbolt reuses freed pages but does not shrink the file.
 */

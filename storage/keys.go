@@ -3,6 +3,7 @@ package storage
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -186,10 +187,38 @@ func (db *DB) APIKeysByUser(ctx context.Context, userID string) ([]APIKey, error
 	if err != nil {
 		return nil, err
 	}
+	sortKeysNewestFirst(keys)
+	return keys, nil
+}
+
+// AllAPIKeys returns every stored key of every user, active or not, newest
+// first (CreatedAt descending, then ID ascending). It returns an empty slice
+// when there are none. It loads the whole bucket into memory; it is meant for
+// the admin listing, not for a request's hot path. Safe for concurrent use.
+func (db *DB) AllAPIKeys(ctx context.Context) ([]APIKey, error) {
+	keys := []APIKey{}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+			var r keyRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("storage: decode key record: %w", err)
+			}
+			keys = append(keys, r.key())
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortKeysNewestFirst(keys)
+	return keys, nil
+}
+
+// sortKeysNewestFirst orders keys by CreatedAt descending, then ID ascending.
+func sortKeysNewestFirst(keys []APIKey) {
 	slices.SortFunc(keys, func(a, b APIKey) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
-	return keys, nil
 }
 
 // keysOfUser loads userID's keys in id order.

@@ -219,6 +219,39 @@ func TestDB_APIKeysByUser(t *testing.T) {
 	}
 }
 
+func TestDB_AllAPIKeys(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	if keys, err := db.AllAPIKeys(ctx); err != nil || keys == nil || len(keys) != 0 {
+		t.Fatalf("AllAPIKeys on an empty db = %v, %v; want an empty slice", keys, err)
+	}
+	for _, k := range []storage.APIKey{
+		testKey("b", "u1", t0), testKey("old", "u2", t0.Add(-time.Hour)), testKey("new", "u3", t0.Add(time.Hour)),
+		testKey("a", "u2", t0),
+	} {
+		if err := db.CreateAPIKey(ctx, k, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.RevokeAPIKey(ctx, "a", t0); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := reopen(t, db).AllAPIKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range keys {
+		ids = append(ids, k.ID+"/"+k.UserID)
+	}
+	if want := []string{"new/u3", "a/u2", "b/u1", "old/u2"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("ids = %v, want %v", ids, want)
+	}
+	if want := testKey("b", "u1", t0).Hash; keys[2].Hash != want || !keys[1].RevokedAt.Equal(t0) {
+		t.Errorf("records not fully decoded: %+v", keys[1:3])
+	}
+}
+
 func TestDB_RevokeAPIKey(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {

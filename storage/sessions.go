@@ -3,6 +3,7 @@ package storage
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -130,7 +131,7 @@ func (db *DB) RotateSession(ctx context.Context, id, spentRefreshID, nextRefresh
 		if s, err = getSession(tx, id); err != nil {
 			return err
 		}
-		if !s.RevokedAt.IsZero() || !now.Before(s.ExpiresAt) {
+		if !s.LiveAt(now) {
 			return fmt.Errorf("%w: session %q", ErrSessionRevoked, id)
 		}
 		if s.RefreshID != spentRefreshID {
@@ -174,6 +175,124 @@ func (db *DB) RevokeSession(ctx context.Context, id string, at time.Time) (Sessi
 		return Session{}, err
 	}
 	return s, nil
+}
+
+// LiveAt reports whether s may be used at t: it is not revoked and t is
+// before ExpiresAt.
+func (s Session) LiveAt(t time.Time) bool {
+	return s.RevokedAt.IsZero() && t.Before(s.ExpiresAt)
+}
+
+// LiveSessions returns every session that is LiveAt(now), of every user, in
+// session id order; the server loads them into memory at start-up. It returns
+// an empty slice when there are none. Safe for concurrent use.
+func (db *DB) LiveSessions(ctx context.Context, now time.Time) ([]Session, error) {
+	live := []Session{}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		return forEachSession(tx, func(s Session) error {
+			if s.LiveAt(now) {
+				live = append(live, s)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return live, nil
+}
+
+// RevokeUserSessions revokes, at the given time, every session of userID
+// that is LiveAt(at), except the one whose id is except ("" spares none), in
+// one write transaction. It returns the ids it revoked in id order (empty,
+// not an error, if there were none or the user does not exist); sessions
+// already revoked or expired keep their state. It returns ErrInvalid for a
+// malformed userID or a zero at. Safe for concurrent use.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID, except string, at time.Time) ([]string, error) {
+	if err := validID("user id", userID); err != nil {
+		return nil, err
+	}
+	if at.IsZero() {
+		return nil, fmt.Errorf("%w: zero revocation time", ErrInvalid)
+	}
+	var revoked []string
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		revoked = []string{} // reset: nothing from a failed attempt survives
+		for _, id := range childIDs(tx.Bucket(bucketSessionsByUser), userID) {
+			s, err := getSession(tx, id)
+			if err != nil {
+				return err
+			}
+			if id == except || !s.LiveAt(at) {
+				continue
+			}
+			s.RevokedAt = utc(at)
+			if err := putJSON(tx.Bucket(bucketSessions), []byte(id), sessionToRecord(s)); err != nil {
+				return err
+			}
+			revoked = append(revoked, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+// PruneSessions deletes, with their index entries, the sessions that expired
+// (ExpiresAt) or were revoked (RevokedAt) before cutoff, in one write
+// transaction, and returns how many it deleted. A session deleted this way
+// reads as ErrNotFound afterwards, so keep cutoff far enough in the past that
+// a stolen refresh token of a revoked session is still recognised as reused
+// while it could be presented. Safe for concurrent use.
+func (db *DB) PruneSessions(ctx context.Context, cutoff time.Time) (int, error) {
+	n := 0
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		var dead []Session
+		err := forEachSession(tx, func(s Session) error {
+			revokedBefore := !s.RevokedAt.IsZero() && s.RevokedAt.Before(cutoff)
+			if revokedBefore || s.ExpiresAt.Before(cutoff) {
+				dead = append(dead, s)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Deleting after the scan, not during it, keeps the cursor valid.
+		for _, s := range dead {
+			if err := deleteSession(tx, s); err != nil {
+				return err
+			}
+		}
+		n = len(dead)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// deleteSession removes s and its sessions_by_user entry.
+func deleteSession(tx *bolt.Tx, s Session) error {
+	if err := tx.Bucket(bucketSessionsByUser).Delete(compositeKey(s.UserID, s.ID)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSessions).Delete([]byte(s.ID))
+}
+
+// forEachSession decodes every session in id order and calls fn with it,
+// stopping at the first error.
+func forEachSession(tx *bolt.Tx, fn func(Session) error) error {
+	return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+		var r sessionRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("storage: decode session %q: %w", k, err)
+		}
+		return fn(r.session())
+	})
 }
 
 // getSession decodes the session with the given id, or returns ErrNotFound.

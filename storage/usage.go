@@ -19,10 +19,24 @@ type Usage struct {
 	Count   int64     // requests admitted that day (absolute, not a delta)
 }
 
-// LastUsed records when a key was last used.
+// LastUsed records when an API key or a session was last used.
 type LastUsed struct {
-	KeyID string
-	At    time.Time
+	ID string    // a key id (Batch.Keys) or a session id (Batch.Sessions)
+	At time.Time // the last use; stored in UTC
+}
+
+// Batch is one write-behind flush: the counters and last-use times the
+// caller kept in memory since its previous flush. The zero value is an empty
+// batch, which Flush accepts without starting a transaction.
+type Batch struct {
+	Usage    []Usage    // absolute daily counts per lineage
+	Keys     []LastUsed // last use of API keys (APIKey.LastUsedAt)
+	Sessions []LastUsed // last use of sessions (Session.LastUsedAt)
+}
+
+// empty reports whether b holds nothing to write.
+func (b Batch) empty() bool {
+	return len(b.Usage) == 0 && len(b.Keys) == 0 && len(b.Sessions) == 0
 }
 
 // usageKey returns "lineage/YYYY-MM-DD" for day's UTC date.
@@ -33,24 +47,29 @@ func usageKey(lineage string, day time.Time) []byte {
 // Flush writes a batch of write-behind counters in one write transaction.
 // Counts are absolute and only grow within a day, so each stored count becomes
 // max(stored, new): replaying a batch, or flushing out of order, is harmless.
-// A key's LastUsedAt is set only if the new time is later than the stored one;
-// a key id that no longer exists is skipped silently. An empty batch starts
-// no transaction. It returns ErrInvalid, and writes nothing, if any lineage is
-// empty or contains "/". Safe for concurrent use.
-func (db *DB) Flush(ctx context.Context, usage []Usage, lastUsed []LastUsed) error {
-	if len(usage) == 0 && len(lastUsed) == 0 {
+// A key's or session's LastUsedAt is set only if the new time is later than
+// the stored one; an id that no longer exists is skipped silently. An empty
+// batch starts no transaction. It returns ErrInvalid, and writes nothing, if
+// any lineage is empty or contains "/". Safe for concurrent use.
+func (db *DB) Flush(ctx context.Context, b Batch) error {
+	if b.empty() {
 		return nil
 	}
-	for _, u := range usage {
+	for _, u := range b.Usage {
 		if err := validID("lineage", u.Lineage); err != nil {
 			return err
 		}
 	}
 	return db.update(ctx, func(tx *bolt.Tx) error {
-		if err := flushUsage(tx.Bucket(bucketUsage), usage); err != nil {
+		if err := flushUsage(tx.Bucket(bucketUsage), b.Usage); err != nil {
 			return err
 		}
-		return flushLastUsed(tx, lastUsed)
+		keyLastUsed := func(r *keyRecord) *time.Time { return &r.LastUsedAt }
+		if err := flushLastUsed(tx.Bucket(bucketKeys), b.Keys, keyLastUsed); err != nil {
+			return err
+		}
+		sessionLastUsed := func(r *sessionRecord) *time.Time { return &r.LastUsedAt }
+		return flushLastUsed(tx.Bucket(bucketSessions), b.Sessions, sessionLastUsed)
 	})
 }
 
@@ -69,20 +88,21 @@ func flushUsage(b *bolt.Bucket, usage []Usage) error {
 	return nil
 }
 
-// flushLastUsed moves each existing key's LastUsedAt forward.
-func flushLastUsed(tx *bolt.Tx, lastUsed []LastUsed) error {
-	keys := tx.Bucket(bucketKeys)
-	for _, lu := range lastUsed {
-		var r keyRecord
-		ok, err := getJSON(keys, []byte(lu.KeyID), &r)
+// flushLastUsed moves the last-use time of each existing record in b forward.
+// lastUsedAt returns a pointer to the record's LastUsedAt field.
+func flushLastUsed[R any](b *bolt.Bucket, entries []LastUsed, lastUsedAt func(*R) *time.Time) error {
+	for _, lu := range entries {
+		var r R
+		ok, err := getJSON(b, []byte(lu.ID), &r)
 		if err != nil {
 			return err
 		}
-		if !ok || !lu.At.After(r.LastUsedAt) {
+		at := lastUsedAt(&r)
+		if !ok || !lu.At.After(*at) {
 			continue
 		}
-		r.LastUsedAt = lu.At.UTC()
-		if err := putJSON(keys, []byte(lu.KeyID), r); err != nil {
+		*at = lu.At.UTC()
+		if err := putJSON(b, []byte(lu.ID), r); err != nil {
 			return err
 		}
 	}

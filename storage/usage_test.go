@@ -36,7 +36,7 @@ func TestDB_Flush_Usage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db := openTestDB(t)
 			for _, b := range tc.batches {
-				if err := db.Flush(ctx, b, nil); err != nil {
+				if err := db.Flush(ctx, storage.Batch{Usage: b}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -66,7 +66,7 @@ func TestDB_Flush_Errors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			db := openTestDB(t)
-			if err := db.Flush(tc.ctx, tc.usage, nil); !errors.Is(err, tc.wantErr) {
+			if err := db.Flush(tc.ctx, storage.Batch{Usage: tc.usage}); !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
 			if n, _ := db.UsageCount(ctx, "k1", day(26)); n != 0 {
@@ -76,35 +76,72 @@ func TestDB_Flush_Errors(t *testing.T) {
 	}
 }
 
+// TestDB_Flush_LastUsed runs the same cases against keys (created never
+// used) and sessions (created with LastUsedAt t0), both with id "x1".
 func TestDB_Flush_LastUsed(t *testing.T) {
 	ctx := context.Background()
+	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
 	tests := []struct {
 		name    string
 		batches [][]storage.LastUsed
-		want    time.Time
+		wantKey time.Time // zero: the key keeps its zero LastUsedAt
 	}{
 		{"never", nil, time.Time{}},
-		{"set", [][]storage.LastUsed{{{KeyID: "k1", At: t0}}}, t0},
-		{"later wins", [][]storage.LastUsed{{{KeyID: "k1", At: t0}}, {{KeyID: "k1", At: t0.Add(time.Second)}}}, t0.Add(time.Second)},
-		{"earlier ignored", [][]storage.LastUsed{{{KeyID: "k1", At: t0}}, {{KeyID: "k1", At: t0.Add(-time.Second)}}}, t0},
-		{"unknown key skipped", [][]storage.LastUsed{{{KeyID: "gone", At: t0}, {KeyID: "k1", At: t0}}}, t0},
+		{"set", [][]storage.LastUsed{{{ID: "x1", At: t1}}}, t1},
+		{"later wins", [][]storage.LastUsed{{{ID: "x1", At: t1}}, {{ID: "x1", At: t2}}}, t2},
+		{"earlier ignored", [][]storage.LastUsed{{{ID: "x1", At: t2}}, {{ID: "x1", At: t1}}}, t2},
+		{"later within a batch", [][]storage.LastUsed{{{ID: "x1", At: t2}, {ID: "x1", At: t1}}}, t2},
+		{"unknown id skipped", [][]storage.LastUsed{{{ID: "gone", At: t1}, {ID: "x1", At: t1}}}, t1},
+		{"stored in UTC", [][]storage.LastUsed{{{ID: "x1", At: t1.In(time.FixedZone("+02", 2*3600))}}}, t1},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			db := openTestDB(t)
-			if err := db.CreateAPIKey(ctx, testKey("k1", "u1", t0), 0, t0); err != nil {
-				t.Fatal(err)
-			}
-			for _, b := range tc.batches {
-				if err := db.Flush(ctx, nil, b); err != nil {
+	for _, kind := range []string{"keys", "sessions"} {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				db := openTestDB(t)
+				err := errors.Join(
+					db.CreateAPIKey(ctx, testKey("x1", "u1", t0), 0, t0),
+					db.CreateSession(ctx, testSession("x1", "u1")),
+				)
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			k, err := reopen(t, db).APIKeyByID(ctx, "k1")
-			if err != nil || !k.LastUsedAt.Equal(tc.want) {
-				t.Errorf("LastUsedAt = %v, %v; want %v", k.LastUsedAt, err, tc.want)
-			}
-		})
+				for _, entries := range tc.batches {
+					b := storage.Batch{Keys: entries}
+					if kind == "sessions" {
+						b = storage.Batch{Sessions: entries}
+					}
+					if err := db.Flush(ctx, b); err != nil {
+						t.Fatal(err)
+					}
+				}
+				checkLastUsed(t, reopen(t, db), kind, tc.wantKey)
+			})
+		}
+	}
+}
+
+// checkLastUsed checks the LastUsedAt of key x1 and session x1 after a
+// flush of kind ("keys" or "sessions"): the flushed one must be want (the
+// session's creation value t0 if want is zero), the other untouched.
+func checkLastUsed(t *testing.T, db *storage.DB, kind string, want time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	k, errK := db.APIKeyByID(ctx, "x1")
+	s, errS := db.SessionByID(ctx, "x1")
+	if err := errors.Join(errK, errS); err != nil {
+		t.Fatal(err)
+	}
+	wantKey, wantSession := time.Time{}, t0
+	if kind == "keys" {
+		wantKey = want
+	} else if !want.IsZero() {
+		wantSession = want
+	}
+	if !k.LastUsedAt.Equal(wantKey) || k.LastUsedAt.Location() != time.UTC {
+		t.Errorf("key LastUsedAt = %v, want %v", k.LastUsedAt, wantKey)
+	}
+	if !s.LastUsedAt.Equal(wantSession) || s.LastUsedAt.Location() != time.UTC {
+		t.Errorf("session LastUsedAt = %v, want %v", s.LastUsedAt, wantSession)
 	}
 }
 
@@ -119,7 +156,7 @@ func TestDB_UsageRange(t *testing.T) {
 		{Lineage: "k10", Day: day(3), Count: 99}, // shares the "k1" byte prefix
 		{Lineage: "k", Day: day(3), Count: 98},
 	}
-	if err := db.Flush(ctx, batch, nil); err != nil {
+	if err := db.Flush(ctx, storage.Batch{Usage: batch}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -162,7 +199,11 @@ func TestDB_Persistence(t *testing.T) {
 		db.CreateUser(ctx, testUser("u1", "ann@example.com")),
 		db.CreateAPIKey(ctx, testKey("k1", "u1", t0), 0, t0),
 		db.CreateSession(ctx, testSession("s1", "u1")),
-		db.Flush(ctx, []storage.Usage{{Lineage: "k1", Day: day(26), Count: 42}}, []storage.LastUsed{{KeyID: "k1", At: t0}}),
+		db.Flush(ctx, storage.Batch{
+			Usage:    []storage.Usage{{Lineage: "k1", Day: day(26), Count: 42}},
+			Keys:     []storage.LastUsed{{ID: "k1", At: t0}},
+			Sessions: []storage.LastUsed{{ID: "s1", At: t0.Add(time.Minute)}},
+		}),
 	}
 	secret, err := db.Secret(ctx, "jwt", func() ([]byte, error) { return []byte("secret"), nil })
 	steps = append(steps, err)
@@ -179,26 +220,66 @@ func TestDB_Persistence(t *testing.T) {
 	if err := errors.Join(errU, errK, errS, errN, errSec); err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprintf("%s %s %v %s %d %s", u.ID, k.ID, k.LastUsedAt.Equal(t0), s.ID, n, sec)
-	if want := fmt.Sprintf("u1 k1 true s1 42 %s", secret); got != want {
+	got := fmt.Sprintf("%s %s %v %s %v %d %s", u.ID, k.ID, k.LastUsedAt.Equal(t0), s.ID, s.LastUsedAt.Equal(t0.Add(time.Minute)), n, sec)
+	if want := fmt.Sprintf("u1 k1 true s1 true 42 %s", secret); got != want {
 		t.Errorf("after reopen: %q, want %q", got, want)
 	}
 }
 
+// BenchmarkFlush measures one flush of 1000 usage counts ("usage"), and of
+// 1000 counts plus 100 key and 100 session last-use times ("mixed").
 func BenchmarkFlush(b *testing.B) {
 	ctx := context.Background()
-	db := openTestDB(b)
-	batch := make([]storage.Usage, 1000)
-	for i := range batch {
-		batch[i] = storage.Usage{Lineage: fmt.Sprintf("k%d", i), Day: day(26)}
+	for _, n := range []struct {
+		name           string
+		keys, sessions int
+	}{{"usage", 0, 0}, {"mixed", 100, 100}} {
+		b.Run(n.name, func(b *testing.B) {
+			db := openTestDB(b)
+			batch := benchBatch(b, db, 1000, n.keys, n.sessions)
+			at := t0
+			b.ReportAllocs()
+			for b.Loop() {
+				at = at.Add(time.Second) // times only move forward, so every entry is written
+				for i := range batch.Usage {
+					batch.Usage[i].Count++ // counts only grow, so every entry is written
+				}
+				for i := range batch.Keys {
+					batch.Keys[i].At = at
+				}
+				for i := range batch.Sessions {
+					batch.Sessions[i].At = at
+				}
+				if err := db.Flush(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		for i := range batch {
-			batch[i].Count++ // counts only grow, so every entry is written
-		}
-		if err := db.Flush(ctx, batch, nil); err != nil {
+}
+
+// benchBatch creates nKeys keys and nSessions sessions in db and returns a
+// batch with nUsage lineages and an entry for each of them.
+func benchBatch(b *testing.B, db *storage.DB, nUsage, nKeys, nSessions int) storage.Batch {
+	b.Helper()
+	ctx := context.Background()
+	var batch storage.Batch
+	for i := range nUsage {
+		batch.Usage = append(batch.Usage, storage.Usage{Lineage: fmt.Sprintf("k%d", i), Day: day(26)})
+	}
+	for i := range nKeys {
+		id := fmt.Sprintf("k%d", i)
+		if err := db.CreateAPIKey(ctx, testKey(id, "u1", t0), 0, t0); err != nil {
 			b.Fatal(err)
 		}
+		batch.Keys = append(batch.Keys, storage.LastUsed{ID: id})
 	}
+	for i := range nSessions {
+		id := fmt.Sprintf("s%d", i)
+		if err := db.CreateSession(ctx, testSession(id, "u1")); err != nil {
+			b.Fatal(err)
+		}
+		batch.Sessions = append(batch.Sessions, storage.LastUsed{ID: id})
+	}
+	return batch
 }

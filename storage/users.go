@@ -166,3 +166,34 @@ func getUser(tx *bolt.Tx, id string) (User, error) {
 	}
 	return r.user(), nil
 }
+
+// Users returns up to limit users in email order (byte order of the stored,
+// caller-normalised emails), starting strictly after the email after; ""
+// starts from the first. limit <= 0 means all. It reads the users_by_email
+// index for order, so paging by passing the last email of one page as the
+// next after visits each user exactly once, provided no email changes
+// meanwhile (a user created between pages shows up only if its email sorts
+// after the cursor). It returns an empty slice, not an error, past the end.
+// Safe for concurrent use.
+func (db *DB) Users(ctx context.Context, after string, limit int) ([]User, error) {
+	users := []User{}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketUsersByEmail).Cursor()
+		email, id := c.Seek([]byte(after))
+		if email != nil && string(email) == after {
+			email, id = c.Next()
+		}
+		for ; email != nil && (limit <= 0 || len(users) < limit); email, id = c.Next() {
+			u, err := getUser(tx, string(id))
+			if err != nil {
+				return err
+			}
+			users = append(users, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return users, nil
+}

@@ -3,7 +3,9 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/keygate/keygate/storage"
@@ -144,5 +146,88 @@ func TestDB_UpdateUser(t *testing.T) {
 				tc.check(t, reopen(t, db))
 			}
 		})
+	}
+}
+
+func TestDB_Users(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	// Created out of email order, with ids in another order still.
+	emails := []string{"dan@example.com", "ann@example.com", "eve@example.com", "bob@example.com", "cat@example.com"}
+	for i, e := range emails {
+		if err := db.CreateUser(ctx, testUser(fmt.Sprintf("u%d", len(emails)-i), e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		after string
+		limit int
+		want  []string // emails
+	}{
+		{"all", "", 0, []string{"ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com", "eve@example.com"}},
+		{"negative limit is all", "", -1, []string{"ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com", "eve@example.com"}},
+		{"first page", "", 2, []string{"ann@example.com", "bob@example.com"}},
+		{"after an existing email", "bob@example.com", 2, []string{"cat@example.com", "dan@example.com"}},
+		{"after a missing email", "c", 2, []string{"cat@example.com", "dan@example.com"}},
+		{"last page short", "dan@example.com", 2, []string{"eve@example.com"}},
+		{"past the end", "eve@example.com", 2, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			users, err := db.Users(ctx, tc.after, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{}
+			for _, u := range users {
+				if u.Email == "" || u.ID == "" || len(u.PasswordHash) == 0 {
+					t.Errorf("incomplete user %+v", u)
+				}
+				got = append(got, u.Email)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("emails = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDB_Users_Paging(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	const n = 23
+	for i := range n {
+		if err := db.CreateUser(ctx, testUser(fmt.Sprintf("u%d", i), fmt.Sprintf("user%02d@example.com", (i*7)%n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	after := ""
+	for page := 0; ; page++ {
+		users, err := db.Users(ctx, after, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(users) == 0 {
+			break
+		}
+		if page > n {
+			t.Fatal("paging does not end")
+		}
+		for _, u := range users {
+			got = append(got, u.Email)
+		}
+		after = users[len(users)-1].Email
+	}
+	if len(got) != n || !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != n {
+		t.Errorf("pages gave %d emails, want %d distinct in order: %v", len(got), n, got)
+	}
+}
+
+func TestDB_Users_Empty(t *testing.T) {
+	users, err := openTestDB(t).Users(context.Background(), "", 10)
+	if err != nil || users == nil || len(users) != 0 {
+		t.Errorf("Users = %v, %v; want an empty slice", users, err)
 	}
 }
