@@ -12,7 +12,9 @@
 // Passwords are hashed with bcrypt by a Hasher. API keys are
 // <prefix><43 base62 characters> and are identified by the SHA-256 of the
 // whole raw key (KeyHash); only that hash and the display prefix are meant to
-// be stored. Tokens are HS256 JWTs with typed Claims.
+// be stored. Tokens are JWTs with typed Claims, signed with HS256 (a shared
+// secret, the default) or EdDSA (Ed25519 SigningKeys named by the "kid"
+// header, whose public halves Tokens.JWKS publishes for other services).
 //
 // # Errors
 //
@@ -26,6 +28,10 @@
 //
 // bcrypt only reads the first 72 bytes of a password, so longer passwords are
 // refused with ErrPasswordTooLong rather than silently truncated.
+//
+// A Tokens never changes its keys. To rotate EdDSA keys, build a new Tokens
+// whose Keys[0] is a new SigningKey followed by the old keys, verify-only,
+// and drop an old key only once its last refresh token has expired.
 //
 // ParseKey and ParseBearer sit on the request hot path and do not allocate.
 package auth

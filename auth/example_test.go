@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -85,6 +86,78 @@ func ExampleTokens() {
 	// usr_1 ses_1 15m0s <nil>
 	// true
 	// auth: token expired
+}
+
+func ExampleTokens_JWKS() {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	opts := auth.TokenOptions{
+		Algorithm:  auth.EdDSA,
+		Issuer:     "keygate",
+		AccessTTL:  15 * time.Minute,
+		RefreshTTL: 30 * 24 * time.Hour,
+		Now:        func() time.Time { return now },
+	}
+	// Production code passes nil (crypto/rand) and stores ID and Seed(); a
+	// fixed reader makes the output reproducible.
+	r := &seqReader{}
+	first, err := auth.NewSigningKey(r)
+	if err != nil {
+		panic(err)
+	}
+	opts.Keys = []auth.SigningKey{first}
+	before, err := auth.NewTokens(opts)
+	if err != nil {
+		panic(err)
+	}
+	old, _, err := before.Issue(auth.AccessToken, "usr_1", "ses_1")
+	if err != nil {
+		panic(err)
+	}
+
+	// Rotation: a new signing key; the first one stays, verify-only, until
+	// its tokens have expired.
+	second, err := auth.NewSigningKey(r)
+	if err != nil {
+		panic(err)
+	}
+	opts.Keys = []auth.SigningKey{second, {ID: first.ID, Public: first.Public}}
+	tok, err := auth.NewTokens(opts)
+	if err != nil {
+		panic(err)
+	}
+	c, err := tok.Verify(old, auth.AccessToken)
+	fmt.Println(tok.Algorithm(), c.Subject, err)
+
+	set, ok := tok.JWKS() // serve this, e.g. at /.well-known/jwks.json
+	doc, err := json.MarshalIndent(set, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ok)
+	fmt.Println(string(doc))
+	// Output:
+	// EdDSA usr_1 <nil>
+	// true
+	// {
+	//   "keys": [
+	//     {
+	//       "kty": "OKP",
+	//       "crv": "Ed25519",
+	//       "x": "17R0muMRmg4KEVnktEwHg0dCSIhS03z2ROmuEvQUq-c",
+	//       "kid": "qrstuvwxyz0123456789",
+	//       "alg": "EdDSA",
+	//       "use": "sig"
+	//     },
+	//     {
+	//       "kty": "OKP",
+	//       "crv": "Ed25519",
+	//       "x": "YNoA5eHPh3-o0yGfWvq4bQGoZpyF7_e-we0wks06Tq0",
+	//       "kid": "0123456789ABCDEFGHIJ",
+	//       "alg": "EdDSA",
+	//       "use": "sig"
+	//     }
+	//   ]
+	// }
 }
 
 func ExampleHasher() {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -39,9 +40,20 @@ type Claims struct {
 
 // TokenOptions configure NewTokens.
 type TokenOptions struct {
-	// Secret is the HS256 key. It must be at least MinSecretBytes long; it is
-	// copied, so the caller may reuse the slice.
+	// Algorithm is the signing algorithm: HS256 (also when empty) or EdDSA.
+	// Any other value is an error.
+	Algorithm string
+	// Secret is the HS256 key. With HS256 it must be at least MinSecretBytes
+	// long; it is copied, so the caller may reuse the slice. It is ignored
+	// with EdDSA.
 	Secret []byte
+	// Keys are the Ed25519 keys of EdDSA; they must be empty with HS256.
+	// Keys[0] signs every new token and must have a Private key; every key
+	// verifies the tokens whose "kid" header is its ID, so a rotated-out key
+	// stays listed (verify-only, Private nil) until its last token expires.
+	// IDs must be unique. The keys are copied; only Keys[0]'s private key is
+	// kept.
+	Keys []SigningKey
 	// Issuer is the iss claim written and required. It must not be empty.
 	Issuer string
 	// AccessTTL is the lifetime of access tokens. It must be positive.
@@ -57,29 +69,41 @@ type TokenOptions struct {
 	Rand io.Reader
 }
 
-// Tokens issues and verifies HS256 JWTs. Create it with NewTokens; the zero
-// value is not usable. It is safe for concurrent use.
+// Tokens issues and verifies HS256 or EdDSA JWTs. Create it with NewTokens;
+// the zero value is not usable. Its keys are fixed: rotate by building a new
+// Tokens. It is safe for concurrent use.
 type Tokens struct {
-	secret     []byte
+	// Every field but rand is read-only after NewTokens.
+	alg     string            // HS256 or EdDSA
+	method  jwt.SigningMethod // the method of alg
+	signKey any               // HS256: secret; EdDSA: Keys[0].Private
+	kid     string            // EdDSA: Keys[0].ID; HS256: empty
+
+	secret []byte                       // HS256 only
+	public map[string]ed25519.PublicKey // EdDSA only: verification keys by kid
+	jwks   []JWK                        // EdDSA only: public keys in Keys order
+
 	issuer     string
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	now        func() time.Time
-	parser     *jwt.Parser // read-only after NewTokens
+	parser     *jwt.Parser
 
 	randMu sync.Mutex // guards reads from rand
 	rand   io.Reader
 }
 
 // NewTokens validates o and returns a Tokens. It returns an error if the
-// secret is shorter than MinSecretBytes, the issuer is empty or either TTL is
-// not positive.
+// algorithm is unknown, the issuer is empty or either TTL is not positive;
+// for HS256 if the secret is shorter than MinSecretBytes or Keys is not
+// empty; for EdDSA if Keys is empty, Keys[0] has no private key, or a key has
+// an empty, malformed or duplicate ID, a public key that is not
+// ed25519.PublicKeySize bytes, or a private key that does not match it.
 func NewTokens(o TokenOptions) (*Tokens, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	t := &Tokens{
-		secret:     append([]byte(nil), o.Secret...),
 		issuer:     o.Issuer,
 		accessTTL:  o.AccessTTL,
 		refreshTTL: o.RefreshTTL,
@@ -92,8 +116,13 @@ func NewTokens(o TokenOptions) (*Tokens, error) {
 	if t.rand == nil {
 		t.rand = rand.Reader
 	}
+	if o.algorithm() == EdDSA {
+		t.setKeys(o.Keys)
+	} else {
+		t.setSecret(o.Secret)
+	}
 	t.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithValidMethods([]string{t.alg}),
 		jwt.WithIssuer(t.issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -102,10 +131,22 @@ func NewTokens(o TokenOptions) (*Tokens, error) {
 	return t, nil
 }
 
+func (t *Tokens) setSecret(secret []byte) {
+	t.alg, t.method = HS256, jwt.SigningMethodHS256
+	t.secret = append([]byte(nil), secret...)
+	t.signKey = t.secret
+}
+
+// algorithm returns o.Algorithm with the default applied.
+func (o TokenOptions) algorithm() string {
+	if o.Algorithm == "" {
+		return HS256
+	}
+	return o.Algorithm
+}
+
 func (o TokenOptions) validate() error {
 	switch {
-	case len(o.Secret) < MinSecretBytes:
-		return fmt.Errorf("auth: token secret must be at least %d bytes, got %d", MinSecretBytes, len(o.Secret))
 	case o.Issuer == "":
 		return errors.New("auth: token issuer must not be empty")
 	case o.AccessTTL <= 0:
@@ -113,8 +154,29 @@ func (o TokenOptions) validate() error {
 	case o.RefreshTTL <= 0:
 		return fmt.Errorf("auth: refresh token ttl must be positive, got %v", o.RefreshTTL)
 	}
+	switch o.algorithm() {
+	case HS256:
+		return o.validateHS256()
+	case EdDSA:
+		return validateKeys(o.Keys)
+	}
+	return fmt.Errorf("auth: unknown token algorithm %q, want %q or %q", o.Algorithm, HS256, EdDSA)
+}
+
+func (o TokenOptions) validateHS256() error {
+	switch {
+	case len(o.Secret) < MinSecretBytes:
+		return fmt.Errorf("auth: token secret must be at least %d bytes, got %d", MinSecretBytes, len(o.Secret))
+	case len(o.Keys) > 0:
+		// Most likely Algorithm was forgotten: refuse rather than silently
+		// sign with the secret and break every JWKS verifier.
+		return fmt.Errorf("auth: signing keys given but algorithm is %s; set Algorithm to %s", HS256, EdDSA)
+	}
 	return nil
 }
+
+// Algorithm returns the signing algorithm of t: HS256 or EdDSA.
+func (t *Tokens) Algorithm() string { return t.alg }
 
 // AccessTTL returns the lifetime of access tokens.
 func (t *Tokens) AccessTTL() time.Duration { return t.accessTTL }
@@ -147,7 +209,11 @@ func (t *Tokens) Issue(typ TokenType, userID, sessionID string) (string, Claims,
 			return "", Claims{}, err
 		}
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	jt := jwt.NewWithClaims(t.method, c)
+	if t.kid != "" {
+		jt.Header["kid"] = t.kid
+	}
+	s, err := jt.SignedString(t.signKey)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("auth: signing token: %w", err)
 	}
@@ -176,11 +242,14 @@ func (t *Tokens) newJTI() (string, error) {
 }
 
 // Verify checks token and returns its claims if it is a valid, unexpired
-// HS256 token of type typ from this issuer.
+// token of type typ from this issuer, signed with t's algorithm: with the
+// secret for HS256, or for EdDSA with the key of TokenOptions.Keys whose ID
+// is the token's "kid" header.
 //
 // It returns ErrTokenExpired if the token's only fault is that it has
 // expired. Any other fault returns an error wrapping ErrInvalidToken: bad
-// syntax or signature, an algorithm other than HS256 (including none), a wrong
+// syntax or signature, an algorithm other than t's (including none), a
+// missing or unknown kid with EdDSA, a wrong
 // or missing iss, an iat in the future, a missing exp or sub, a type other
 // than typ, or a refresh token without jti. Errors never contain the token.
 func (t *Tokens) Verify(token string, typ TokenType) (*Claims, error) {
@@ -200,14 +269,27 @@ func (t *Tokens) Verify(token string, typ TokenType) (*Claims, error) {
 	return c, nil
 }
 
-// key is the jwt.Keyfunc of Verify. The parser already pins HS256; checking
-// the method again here keeps the secret from ever being handed to another
-// algorithm should the parser options change.
+// key is the jwt.Keyfunc of Verify. The parser already pins t's algorithm;
+// checking the method again here keeps a key from ever being handed to
+// another algorithm (the HS256-with-a-public-key confusion) should the parser
+// options change.
 func (t *Tokens) key(tok *jwt.Token) (any, error) {
-	if tok.Method != jwt.SigningMethodHS256 {
+	if tok.Method != t.method {
 		return nil, fmt.Errorf("unexpected signing method %v", tok.Header["alg"])
 	}
-	return t.secret, nil
+	if t.alg == HS256 {
+		return t.secret, nil
+	}
+	// The kid is not echoed in the error: it is attacker-chosen token text.
+	kid, ok := tok.Header["kid"].(string)
+	if !ok {
+		return nil, errors.New("missing kid")
+	}
+	pub, ok := t.public[kid]
+	if !ok {
+		return nil, errors.New("unknown kid")
+	}
+	return pub, nil
 }
 
 // check applies the rules the jwt parser does not know about.
