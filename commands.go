@@ -100,3 +100,43 @@ func readPassword(stdin io.Reader) (string, error) {
 	}
 	return line, nil
 }
+
+// rotateJWTKey is "keygate jwt rotate": a new Ed25519 signing key. The old
+// one stays in the database, published and verifying, until every token
+// it signed has expired; keys past that are deleted here.
+func rotateJWTKey(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("jwt rotate", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "configuration file (default: config.toml here, if present)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.JWT.Algorithm != auth.EdDSA {
+		return errors.New(`jwt rotate: jwt.algorithm is not "EdDSA"; an HS256 secret is changed in the configuration`)
+	}
+	db, err := storage.Open(cfg.DBPath, storage.Options{Timeout: time.Second})
+	if errors.Is(err, storage.ErrLocked) {
+		return fmt.Errorf("%s is in use by a running keygate: stop the server, rotate, then start it again", cfg.DBPath)
+	} else if err != nil {
+		return err
+	}
+	defer db.Close()
+	now := time.Now()
+	k, err := newStoredKey(now)
+	if err != nil {
+		return err
+	}
+	if err := db.AddSigningKey(ctx, k); err != nil {
+		return err
+	}
+	dropped, err := db.DeleteSigningKeys(ctx, now.Add(-tokenLifetime(cfg)))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new signing key %s; %d expired key(s) deleted\n", k.ID, dropped)
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -26,8 +27,12 @@ type Config struct {
 	AllowSignup  bool   `toml:"allow_signup"`
 	MaxBodyBytes int64  `toml:"max_body_bytes"`
 
+	TrustedProxies []string `toml:"trusted_proxies"`
+
 	JWT       JWTConfig       `toml:"jwt"`
 	Passwords PasswordsConfig `toml:"passwords"`
+	Throttle  ThrottleConfig  `toml:"throttle"`
+	Audit     AuditConfig     `toml:"audit"`
 	Keys      KeysConfig      `toml:"keys"`
 	Tiers     map[string]Tier `toml:"tiers"`
 	Routes    []Route         `toml:"routes"`
@@ -45,6 +50,19 @@ type JWTConfig struct {
 // PasswordsConfig is the [passwords] table.
 type PasswordsConfig struct {
 	BcryptCost int `toml:"bcrypt_cost"`
+}
+
+// ThrottleConfig is the [throttle] table.
+type ThrottleConfig struct {
+	LoginPerMinute            int `toml:"login_per_minute"`
+	SignupPerHour             int `toml:"signup_per_hour"`
+	FailedLoginsBeforeBackoff int `toml:"failed_logins_before_backoff"`
+}
+
+// AuditConfig is the [audit] table.
+type AuditConfig struct {
+	MaxEvents int      `toml:"max_events"`
+	MaxAge    Duration `toml:"max_age"`
 }
 
 // KeysConfig is the [keys] table.
@@ -98,7 +116,10 @@ func defaultConfig() Config {
 			AccessTTL:  Duration{30 * time.Minute},
 			RefreshTTL: Duration{168 * time.Hour},
 		},
-		Passwords: PasswordsConfig{BcryptCost: 12},
+		TrustedProxies: []string{},
+		Passwords:      PasswordsConfig{BcryptCost: 12},
+		Throttle:       ThrottleConfig{LoginPerMinute: 20, SignupPerHour: 20, FailedLoginsBeforeBackoff: 5},
+		Audit:          AuditConfig{MaxEvents: 100000, MaxAge: Duration{90 * 24 * time.Hour}},
 		Keys: KeysConfig{
 			Prefix:        "kg_live_",
 			RotationGrace: Duration{24 * time.Hour},
@@ -205,8 +226,8 @@ func (c *Config) validate() error {
 		return errors.New("db_path: must not be empty")
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("max_body_bytes: %d is too small (minimum 1024)", c.MaxBodyBytes)
-	case c.JWT.Algorithm != "HS256":
-		return fmt.Errorf("jwt.algorithm: %q is not supported (use \"HS256\")", c.JWT.Algorithm)
+	case c.JWT.Algorithm != auth.HS256 && c.JWT.Algorithm != auth.EdDSA:
+		return fmt.Errorf("jwt.algorithm: %q is not supported (use \"HS256\" or \"EdDSA\")", c.JWT.Algorithm)
 	case c.JWT.Secret != "" && len(c.JWT.Secret) < 32:
 		return fmt.Errorf("jwt.secret: %d bytes is too short (at least 32; or leave it empty to have one generated)", len(c.JWT.Secret))
 	case c.JWT.Issuer == "":
@@ -223,6 +244,19 @@ func (c *Config) validate() error {
 		return fmt.Errorf("keys.rotation_grace: %s is negative", c.Keys.RotationGrace)
 	case c.Keys.MaxPerUser < 1:
 		return fmt.Errorf("keys.max_per_user: %d must be at least 1", c.Keys.MaxPerUser)
+	case c.Throttle.LoginPerMinute < 1:
+		return fmt.Errorf("throttle.login_per_minute: %d must be at least 1", c.Throttle.LoginPerMinute)
+	case c.Throttle.SignupPerHour < 1:
+		return fmt.Errorf("throttle.signup_per_hour: %d must be at least 1", c.Throttle.SignupPerHour)
+	case c.Throttle.FailedLoginsBeforeBackoff < 1:
+		return fmt.Errorf("throttle.failed_logins_before_backoff: %d must be at least 1", c.Throttle.FailedLoginsBeforeBackoff)
+	case c.Audit.MaxEvents < 1:
+		return fmt.Errorf("audit.max_events: %d must be at least 1", c.Audit.MaxEvents)
+	case c.Audit.MaxAge.Duration < 0:
+		return fmt.Errorf("audit.max_age: %s is negative (0 keeps events of any age)", c.Audit.MaxAge)
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
 	}
 	if err := c.validateTiers(); err != nil {
 		return err
@@ -246,6 +280,23 @@ func (c *Config) validateTiers() error {
 		}
 	}
 	return nil
+}
+
+// trustedProxies parses trusted_proxies: addresses or CIDR prefixes.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for i, v := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted_proxies[%d]: %q is not an IP address or CIDR prefix", i, v)
+			}
+			p = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 var routeMethods = map[string]bool{

@@ -58,6 +58,7 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"not toml", "listen = \n", []string{"line 1"}},
 		{"short secret", "[jwt]\nsecret = \"short\"\n", []string{"jwt.secret", "32"}},
 		{"other algorithm", "[jwt]\nalgorithm = \"RS256\"\n", []string{"jwt.algorithm"}},
+		{"lower-case algorithm", "[jwt]\nalgorithm = \"eddsa\"\n", []string{"jwt.algorithm"}},
 		{"bcrypt cost", "[passwords]\nbcrypt_cost = 3\n", []string{"passwords.bcrypt_cost"}},
 		{"bad prefix", "[keys]\nprefix = \"kg live\"\n", []string{"keys.prefix"}},
 		{"no basic tier", "[tiers.gold]\nper_minute = 1\nper_day = 1\n", []string{"tiers.basic"}},
@@ -67,6 +68,11 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"route with bad method", "[[routes]]\nmethod = \"post\"\npath = \"/x\"\ntiers = [\"basic\"]\n", []string{"routes[0].method"}},
 		{"route with upstream", "[[routes]]\nmethod = \"POST\"\npath = \"/x\"\ntiers = [\"basic\"]\nupstream = \"http://127.0.0.1:9\"\n", []string{"routes[0].upstream"}},
 		{"negative grace", "[keys]\nrotation_grace = \"-1h\"\n", []string{"keys.rotation_grace"}},
+		{"bad trusted proxy", "trusted_proxies = [\"10.0.0.0/8\", \"proxy.local\"]\n", []string{"trusted_proxies[1]", "proxy.local"}},
+		{"trusted proxies not a list", "trusted_proxies = \"10.0.0.1\"\n", []string{"trusted_proxies"}},
+		{"zero login throttle", "[throttle]\nlogin_per_minute = 0\n", []string{"throttle.login_per_minute"}},
+		{"unknown throttle key", "[throttle]\nlogin_per_hour = 5\n", []string{"line 2", "throttle.login_per_hour"}},
+		{"negative audit age", "[audit]\nmax_age = \"-1h\"\n", []string{"audit.max_age"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,12 +6,12 @@
 //
 //	keygate [serve] [-config FILE]
 //	keygate user create [-config FILE] -email E [-admin] [-tiers basic,pro] < password
+//	keygate jwt rotate [-config FILE]
 //	keygate version
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,11 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keygate/keygate/auth"
-	"github.com/keygate/keygate/limiter"
-	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/storage"
-	"github.com/keygate/keygate/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -60,8 +56,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: keygate user create [-config FILE] -email E [-admin] [-tiers basic,pro]")
 		}
 		return createUser(ctx, args[1:], stdin, stdout, getenv)
+	case "jwt":
+		if len(args) == 0 || args[0] != "rotate" {
+			return errors.New("usage: keygate jwt rotate [-config FILE]")
+		}
+		return rotateJWTKey(ctx, args[1:], stdout, getenv)
 	}
-	return fmt.Errorf("unknown command %q (want serve, user create or version)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, user create, jwt rotate or version)", cmd)
 }
 
 // serve runs the server until ctx is done. ready, if not nil, receives the
@@ -108,55 +109,4 @@ func openDB(cfg Config) (*storage.DB, error) {
 		return nil, fmt.Errorf("%s is in use by another keygate process; stop it first", cfg.DBPath)
 	}
 	return db, err
-}
-
-// newServer builds the server's dependencies from the configuration.
-func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger) (*server.Server, error) {
-	secret, err := jwtSecret(ctx, cfg, db)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := auth.NewTokens(auth.TokenOptions{
-		Secret: secret, Issuer: cfg.JWT.Issuer,
-		AccessTTL: cfg.JWT.AccessTTL.Duration, RefreshTTL: cfg.JWT.RefreshTTL.Duration,
-	})
-	if err != nil {
-		return nil, err
-	}
-	passwords, err := auth.NewHasher(cfg.Passwords.BcryptCost)
-	if err != nil {
-		return nil, err
-	}
-	tiers := make(map[string]limiter.Limits, len(cfg.Tiers))
-	for name, t := range cfg.Tiers {
-		tiers[name] = limiter.Limits{PerMinute: t.PerMinute, PerDay: t.PerDay}
-	}
-	routes := make([]server.Route, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers}
-	}
-	return server.New(server.Config{
-		AllowSignup:    cfg.AllowSignup,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		KeyPrefix:      cfg.Keys.Prefix,
-		RotationGrace:  cfg.Keys.RotationGrace.Duration,
-		MaxKeysPerUser: cfg.Keys.MaxPerUser,
-		Tiers:          tiers,
-		Routes:         routes,
-		Assets:         web.FS(),
-		Logger:         log,
-	}, db, tokens, passwords)
-}
-
-// jwtSecret is the configured secret, or one made on first start and kept
-// in the database so tokens stay valid across restarts.
-func jwtSecret(ctx context.Context, cfg Config, db *storage.DB) ([]byte, error) {
-	if cfg.JWT.Secret != "" {
-		return []byte(cfg.JWT.Secret), nil
-	}
-	return db.Secret(ctx, "jwt.hs256", func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
-	})
 }

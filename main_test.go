@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -306,6 +307,59 @@ func TestBinary_UserCreateAdmin(t *testing.T) {
 	if me.User.Role != "admin" || len(me.User.Tiers) != 2 {
 		t.Errorf("me = %+v", me.User)
 	}
+}
+
+// With EdDSA, a rotation keeps the old public key published and its tokens
+// valid, while new tokens are signed with the new key.
+func TestBinary_JWTRotate(t *testing.T) {
+	dir := t.TempDir()
+	config := writeConfigAt(t, dir, fmt.Sprintf("listen = \"127.0.0.1:0\"\ndb_path = %q\n[passwords]\nbcrypt_cost = 4\n[jwt]\nalgorithm = \"EdDSA\"\n", filepath.Join(dir, "keygate.db")))
+	type jwks struct{ Keys []struct{ Kid string } }
+	p := start(t, config)
+	var before jwks
+	if code := p.call(t, "GET", "/.well-known/jwks.json", "", &before); code != 200 || len(before.Keys) != 1 {
+		t.Fatalf("jwks = %d %+v", code, before)
+	}
+	oldToken := p.login(t, true)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+
+	out, err := exec.Command(binary, "jwt", "rotate", "-config", config).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rotate: %v %s", err, out)
+	}
+	p = start(t, config)
+	var after jwks
+	p.call(t, "GET", "/.well-known/jwks.json", "", &after)
+	if len(after.Keys) != 2 || after.Keys[1].Kid != before.Keys[0].Kid {
+		t.Fatalf("after rotation: %+v, want the new key then %s", after, before.Keys[0].Kid)
+	}
+	if code := p.call(t, "GET", "/v1/me", "", nil, "Authorization: Bearer "+oldToken); code != 200 {
+		t.Errorf("token of the old key after rotation: %d", code)
+	}
+	newToken := p.login(t, false)
+	if kid := tokenKid(t, newToken); kid != after.Keys[0].Kid {
+		t.Errorf("new token kid %q, want %q", kid, after.Keys[0].Kid)
+	}
+	// With HS256 there is nothing to rotate.
+	out, err = exec.Command(binary, "jwt", "rotate", "-config", testConfigFile(t)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "EdDSA") {
+		t.Errorf("rotate under HS256: %v %s", err, out)
+	}
+}
+
+func tokenKid(t *testing.T, token string) string {
+	t.Helper()
+	header, _, _ := strings.Cut(token, ".")
+	data, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(data, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
 }
 
 func TestBinary_VersionAndUsage(t *testing.T) {

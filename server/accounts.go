@@ -2,7 +2,9 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/keygate/keygate/auth"
 	"github.com/keygate/keygate/storage"
@@ -28,10 +30,18 @@ func (c *credentials) validate() error {
 	return auth.ValidatePassword(c.Password)
 }
 
+// tooMany is the 429 of login and sign-up throttling.
+func tooMany(what string, wait time.Duration) error {
+	return errRateLimited(fmt.Sprintf("Too many %s; try again in %d seconds", what, wholeSeconds(wait, 1)), wait)
+}
+
 // handleRegister serves POST /v1/auth/register.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if !s.cfg.AllowSignup {
 		return errForbidden("sign-up is disabled on this server")
+	}
+	if ok, wait := s.signupLimit.AllowAt(s.clientIP(r), s.now()); !ok {
+		return tooMany("sign-ups from this address", wait)
 	}
 	var req credentials
 	if err := s.decode(w, r, &req, false); err != nil {
@@ -55,12 +65,19 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	s.audit(r, u.ID, actionUserRegistered, u.ID)
 	writeJSON(w, http.StatusCreated, map[string]userView{"user": viewUser(u)})
 	return nil
 }
 
-// handleLogin serves POST /v1/auth/login.
+// handleLogin serves POST /v1/auth/login. Attempts are limited per client
+// address, and failures back off per (address, email): someone else's
+// failures from elsewhere never lock the owner out.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	ip, now := s.clientIP(r), s.now()
+	if ok, wait := s.loginLimit.AllowAt(ip, now); !ok {
+		return tooMany("login attempts from this address", wait)
+	}
 	var req credentials
 	if err := s.decode(w, r, &req, false); err != nil {
 		return err
@@ -68,27 +85,46 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	u, err := s.db.UserByEmail(r.Context(), req.Email)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	pair := ip + " " + req.Email
+	if wait := s.loginFails.CheckAt(pair, now); wait > 0 {
+		return tooMany("failed logins", wait)
+	}
+	u, err := s.checkLogin(r, req)
+	if errors.Is(err, errBadLogin) {
+		s.loginFails.FailAt(pair, now)
+		s.audit(r, "", actionUserLoginFailed, u.ID)
+		return err
+	} else if err != nil {
 		return err
 	}
-	// u.PasswordHash is nil for an unknown email: Check then compares
-	// against a dummy hash, so both failures take the same time.
-	if err := s.passwords.Check(u.PasswordHash, req.Password); err != nil {
-		if errors.Is(err, auth.ErrInvalidCredentials) {
-			return errBadLogin
-		}
-		return err
-	}
-	if u.Disabled {
-		return errBadLogin
-	}
-	pair, err := s.startSession(r, u.ID)
+	s.loginFails.Reset(pair)
+	tokens, err := s.startSession(r, u.ID)
 	if err != nil {
 		return err
 	}
-	writeTokens(w, pair)
+	s.audit(r, u.ID, actionUserLogin, u.ID)
+	writeTokens(w, tokens)
 	return nil
+}
+
+// checkLogin returns the enabled user with these credentials, or
+// errBadLogin with the user (if any) the email named.
+func (s *Server) checkLogin(r *http.Request, req credentials) (storage.User, error) {
+	u, err := s.db.UserByEmail(r.Context(), req.Email)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return storage.User{}, err
+	}
+	// u.PasswordHash is nil for an unknown email: Check then compares
+	// against a dummy hash, so both failures take the same time.
+	if err := s.passwords.Check(u.PasswordHash, req.Password); errors.Is(err, auth.ErrInvalidCredentials) {
+		return u, errBadLogin
+	} else if err != nil {
+		return u, err
+	}
+	if u.Disabled {
+		return u, errBadLogin
+	}
+	return u, nil
 }
 
 // handleRefresh serves POST /v1/auth/refresh: it spends the refresh token
@@ -113,13 +149,14 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 }
 
 // handleLogout serves POST /v1/auth/logout: it revokes the session the
-// refresh token belongs to. Logging out twice is not an error.
+// refresh token belongs to, and with it the session's access tokens.
+// Logging out twice is not an error.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	claims, err := s.refreshClaims(w, r)
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.RevokeSession(r.Context(), claims.SessionID, s.now()); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := s.revokeSession(r, claims.Subject, claims.SessionID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -147,29 +184,58 @@ func (s *Server) refreshClaims(w http.ResponseWriter, r *http.Request) (*auth.Cl
 }
 
 // handleMe serves GET /v1/me.
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, u storage.User) error {
-	writeJSON(w, http.StatusOK, map[string]userView{"user": viewUser(u)})
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, c *caller) error {
+	writeJSON(w, http.StatusOK, map[string]userView{"user": viewUser(c.User)})
 	return nil
 }
 
-// requireUser admits requests with a valid access token of an enabled
-// user, and hands that user to fn.
-func (s *Server) requireUser(fn func(http.ResponseWriter, *http.Request, storage.User) error) http.Handler {
+// caller is the user an access token speaks for, and the session it
+// belongs to.
+type caller struct {
+	storage.User
+	SessionID string
+}
+
+// requireUser admits requests with a valid access token of a live session
+// of an enabled user, and hands that caller to fn. The session is checked
+// in memory, so a revoked session's tokens fail on the next request.
+func (s *Server) requireUser(fn func(http.ResponseWriter, *http.Request, *caller) error) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		token, ok := auth.ParseBearer(r.Header.Get("Authorization"))
-		if !ok {
-			return errUnauthorized("missing or malformed Authorization: Bearer access token")
-		}
-		claims, err := s.tokens.Verify(token, auth.AccessToken)
+		c, err := s.authenticateUser(r)
 		if err != nil {
 			return err
 		}
-		u, err := s.db.UserByID(r.Context(), claims.Subject)
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Disabled) {
-			return errUnauthorized("invalid token")
-		} else if err != nil {
-			return err
-		}
-		return fn(w, r, u)
+		return fn(w, r, c)
 	})
+}
+
+// requireAdmin is requireUser for admins only: anyone else gets 403.
+func (s *Server) requireAdmin(fn func(http.ResponseWriter, *http.Request, *caller) error) http.Handler {
+	return s.requireUser(func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		if c.Role != "admin" {
+			return errForbidden("administrators only")
+		}
+		return fn(w, r, c)
+	})
+}
+
+func (s *Server) authenticateUser(r *http.Request) (*caller, error) {
+	token, ok := auth.ParseBearer(r.Header.Get("Authorization"))
+	if !ok {
+		return nil, errUnauthorized("missing or malformed Authorization: Bearer access token")
+	}
+	claims, err := s.tokens.Verify(token, auth.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	if !s.sessions.check(claims.SessionID, claims.Subject, s.now()) {
+		return nil, errUnauthorized("session revoked or expired")
+	}
+	u, err := s.db.UserByID(r.Context(), claims.Subject)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.Disabled) {
+		return nil, errUnauthorized("invalid token")
+	} else if err != nil {
+		return nil, err
+	}
+	return &caller{User: u, SessionID: claims.SessionID}, nil
 }

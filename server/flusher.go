@@ -28,22 +28,45 @@ func (s *Server) runFlusher(ctx context.Context) {
 // Flush writes every daily count and last-used time held only in memory,
 // in one transaction, then lets idle keys and limiters leave memory. A
 // batch that fails to commit is kept and retried with the next one, and
-// nothing is evicted meanwhile, so a failure loses no counts.
+// nothing is evicted meanwhile, so a failure loses no counts. About once a
+// minute it also prunes expired sessions and old audit events.
 func (s *Server) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	b := &s.pending
 	for _, u := range s.limits.Drain() {
-		s.pendingUsage = append(s.pendingUsage, storage.Usage{Lineage: u.Key, Day: u.Day, Count: u.Count})
+		b.Usage = append(b.Usage, storage.Usage{Lineage: u.Key, Day: u.Day, Count: u.Count})
 	}
-	s.pendingUsed = append(s.pendingUsed, s.keys.drainLastUsed()...)
+	b.Keys = append(b.Keys, s.keys.dirty.drain()...)
+	b.Sessions = append(b.Sessions, s.sessions.dirty.drain()...)
 	// Counts are absolute and the store keeps the larger of two, so a
 	// retried batch may hold the same day twice.
-	if err := s.db.Flush(ctx, s.pendingUsage, s.pendingUsed); err != nil {
+	if err := s.db.Flush(ctx, *b); err != nil {
 		return err
 	}
-	s.pendingUsage, s.pendingUsed = s.pendingUsage[:0], s.pendingUsed[:0]
+	b.Usage, b.Keys, b.Sessions = b.Usage[:0], b.Keys[:0], b.Sessions[:0]
 	now := s.now()
 	s.limits.Evict(now)
 	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano())
+	if now.Sub(s.lastPrune) >= time.Minute {
+		s.lastPrune = now
+		return s.prune(ctx, now)
+	}
 	return nil
+}
+
+// prune drops what has outlived its use: expired and revoked sessions
+// (kept a day, so a late refresh still finds its session revoked rather
+// than missing) and audit events past the configured count or age.
+func (s *Server) prune(ctx context.Context, now time.Time) error {
+	s.sessions.prune(now)
+	if _, err := s.db.PruneSessions(ctx, now.Add(-24*time.Hour)); err != nil {
+		return err
+	}
+	var olderThan time.Time
+	if s.cfg.AuditMaxAge > 0 {
+		olderThan = now.Add(-s.cfg.AuditMaxAge)
+	}
+	_, err := s.db.PruneEvents(ctx, s.cfg.AuditMaxEvents, olderThan)
+	return err
 }

@@ -55,7 +55,7 @@ func newFlushFixture(t *testing.T, n int) *flushFixture {
 			t.Fatal(err)
 		}
 		e, _, _ := f.s.keys.get(hash)
-		f.s.keys.touch(e, f.now.UnixNano())
+		f.s.keys.dirty.touch(&e.used, f.now.UnixNano())
 	}
 	return f
 }
@@ -117,5 +117,27 @@ func TestFlush_FailureKeepsCounts(t *testing.T) {
 		if err != nil || got.LastUsedAt.IsZero() {
 			t.Errorf("last used of %s = %v, %v", k.ID, got.LastUsedAt, err)
 		}
+	}
+}
+
+// The audit log is pruned past its configured size.
+func TestFlush_PrunesAudit(t *testing.T) {
+	f := newFlushFixture(t, 0)
+	f.s.cfg.AuditMaxEvents = 3
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := f.s.db.AppendEvent(ctx, storage.Event{Time: f.now, Action: "user.login", TargetID: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events, err := f.s.db.Events(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 || events[0].TargetID != "4" {
+		t.Errorf("after pruning: %+v", events)
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -50,6 +51,7 @@ type testServer struct {
 	path   string
 	clock  *clock
 	config server.Config
+	tokens auth.TokenOptions
 }
 
 // testConfig is the configuration of every test server, before options.
@@ -74,12 +76,20 @@ func testConfig(c *clock) server.Config {
 
 func newTestServer(t testing.TB, opts ...func(*server.Config)) *testServer {
 	t.Helper()
+	return newTestServerWithTokens(t, auth.TokenOptions{Secret: testSecret}, opts...)
+}
+
+// newTestServerWithTokens is newTestServer with other token options
+// (issuer, TTLs and clock are filled in).
+func newTestServerWithTokens(t testing.TB, tokens auth.TokenOptions, opts ...func(*server.Config)) *testServer {
+	t.Helper()
 	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	cfg := testConfig(c)
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ts := &testServer{t: t, path: filepath.Join(t.TempDir(), "keygate.db"), clock: c, config: cfg}
+	tokens.Issuer, tokens.AccessTTL, tokens.RefreshTTL, tokens.Now = "keygate", 30*time.Minute, 168*time.Hour, c.Now
+	ts := &testServer{t: t, path: filepath.Join(t.TempDir(), "keygate.db"), clock: c, config: cfg, tokens: tokens}
 	ts.open()
 	t.Cleanup(func() { ts.db.Close() })
 	return ts
@@ -93,9 +103,7 @@ func (ts *testServer) open() {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	tokens, err := auth.NewTokens(auth.TokenOptions{
-		Secret: testSecret, Issuer: "keygate", AccessTTL: 30 * time.Minute, RefreshTTL: 168 * time.Hour, Now: ts.clock.Now,
-	})
+	tokens, err := auth.NewTokens(ts.tokens)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -251,5 +259,37 @@ func (ts *testServer) chat(rawKey string) *httptest.ResponseRecorder {
 }
 
 func bearer(token string) string { return "Authorization: Bearer " + token }
+
+// claimsOf reads a token's claims without verifying it.
+func claimsOf(t testing.TB, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	data, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(data, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
+}
+
+// makeAdmin gives a user the admin role directly in the store, as
+// "keygate user create -admin" would have.
+func (ts *testServer) makeAdmin(email string) tokenPair {
+	ts.t.Helper()
+	u, pair := ts.signUp(email)
+	if _, err := ts.db.UpdateUser(context.Background(), u.ID, func(u *storage.User) error {
+		u.Role = "admin"
+		return nil
+	}); err != nil {
+		ts.t.Fatal(err)
+	}
+	return pair
+}
 
 var _ http.Handler = (*server.Server)(nil)

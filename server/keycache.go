@@ -24,10 +24,8 @@ type keyEntry struct {
 	ownerDisabled             bool
 	ownerTiers                []string
 
-	lastUsed atomic.Int64 // unix nanoseconds of the latest admitted use
-	flushed  atomic.Int64 // lastUsed as last handed to the flusher
-	queued   atomic.Bool  // on the dirty list, waiting for the flusher
-	seen     atomic.Int64 // unix nanoseconds of the latest lookup, for eviction
+	used lastUse      // the latest admitted use
+	seen atomic.Int64 // unix nanoseconds of the latest lookup, for eviction
 }
 
 func newKeyEntry(k storage.APIKey, owner storage.User) *keyEntry {
@@ -36,8 +34,9 @@ func newKeyEntry(k storage.APIKey, owner storage.User) *keyEntry {
 		expiresAt: unixNano(k.ExpiresAt), revokedAt: unixNano(k.RevokedAt),
 		ownerDisabled: owner.Disabled, ownerTiers: owner.Tiers,
 	}
-	e.lastUsed.Store(unixNano(k.LastUsedAt))
-	e.flushed.Store(e.lastUsed.Load())
+	e.used.id = k.ID
+	e.used.at.Store(unixNano(k.LastUsedAt))
+	e.used.flushed.Store(e.used.at.Load())
 	return e
 }
 
@@ -58,9 +57,7 @@ func unixNano(t time.Time) int64 {
 // global lock.
 type keyCache struct {
 	shards [keyShards]keyShard
-
-	dirtyMu sync.Mutex  // guards dirty
-	dirty   []*keyEntry // entries whose lastUsed changed since the flusher last looked
+	dirty  dirtyList // last uses not yet flushed
 }
 
 type keyShard struct {
@@ -124,6 +121,23 @@ func (c *keyCache) put(h auth.KeyHash, e *keyEntry, gen uint64) *keyEntry {
 	return e
 }
 
+// invalidateUser drops every key of userID, after a change to the user
+// (disabled, tiers) has been committed. It scans every shard: an admin
+// action is rare, a request is not.
+func (c *keyCache) invalidateUser(userID string) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.gen++ // a miss loading this user's state meanwhile must not be cached
+		for h, e := range sh.hits {
+			if e.userID == userID {
+				delete(sh.hits, h)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
 // invalidate drops what is known of h, after a change to its key has been
 // committed, so the next request reads the key again.
 func (c *keyCache) invalidate(h auth.KeyHash) {
@@ -136,43 +150,13 @@ func (c *keyCache) invalidate(h auth.KeyHash) {
 	sh.mu.Unlock()
 }
 
-// touch records an admitted use at now. Only the first use after a flush
-// takes the dirty list's lock.
-func (c *keyCache) touch(e *keyEntry, now int64) {
-	e.lastUsed.Store(now)
-	if !e.queued.Load() && e.queued.CompareAndSwap(false, true) {
-		c.dirtyMu.Lock()
-		c.dirty = append(c.dirty, e)
-		c.dirtyMu.Unlock()
-	}
-}
-
 // lastUsed is the latest use of the key with hash h held in memory.
 func (c *keyCache) lastUsed(h auth.KeyHash) time.Time {
 	e, _, _ := c.get(h)
-	if e == nil || e.lastUsed.Load() == 0 {
+	if e == nil {
 		return time.Time{}
 	}
-	return time.Unix(0, e.lastUsed.Load()).UTC()
-}
-
-// drainLastUsed returns the last-use times changed since the previous
-// drain and takes their entries off the dirty list.
-func (c *keyCache) drainLastUsed() []storage.LastUsed {
-	c.dirtyMu.Lock()
-	dirty := c.dirty
-	c.dirty = nil
-	c.dirtyMu.Unlock()
-	out := make([]storage.LastUsed, 0, len(dirty))
-	for _, e := range dirty {
-		// Clear queued before reading, so a use racing with this drain
-		// queues the entry again rather than being lost.
-		e.queued.Store(false)
-		at := e.lastUsed.Load()
-		e.flushed.Store(at)
-		out = append(out, storage.LastUsed{KeyID: e.id, At: time.Unix(0, at).UTC()})
-	}
-	return out
+	return e.used.time()
 }
 
 // evict drops entries not looked up since before cutoff and with no
@@ -183,7 +167,7 @@ func (c *keyCache) evict(cutoff int64) int {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		for h, e := range sh.hits {
-			if e.seen.Load() < cutoff && !e.queued.Load() && e.lastUsed.Load() == e.flushed.Load() {
+			if e.seen.Load() < cutoff && e.used.clean() {
 				delete(sh.hits, h)
 				n++
 			}

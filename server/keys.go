@@ -27,7 +27,7 @@ type keyCreateRequest struct {
 }
 
 // handleKeyCreate serves POST /v1/keys.
-func (s *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, u storage.User) error {
+func (s *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, u *caller) error {
 	var req keyCreateRequest
 	if err := s.decode(w, r, &req, false); err != nil {
 		return err
@@ -40,7 +40,7 @@ func (s *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, u stora
 	if req.Tier != nil {
 		tier = *req.Tier
 	}
-	if err := s.checkTier(u, tier); err != nil {
+	if err := s.checkTier(u.User, tier); err != nil {
 		return err
 	}
 	now := s.now().UTC()
@@ -62,6 +62,7 @@ func (s *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, u stora
 		return err
 	}
 	s.keys.invalidate(k.Hash)
+	s.audit(r, u.ID, actionKeyCreated, k.ID)
 	v := s.viewKey(k, now)
 	v.Key = raw
 	w.Header().Set("Cache-Control", "no-store")
@@ -110,7 +111,7 @@ func (s *Server) checkTier(u storage.User, tier string) error {
 }
 
 // handleKeyList serves GET /v1/keys.
-func (s *Server) handleKeyList(w http.ResponseWriter, r *http.Request, u storage.User) error {
+func (s *Server) handleKeyList(w http.ResponseWriter, r *http.Request, u *caller) error {
 	keys, err := s.db.APIKeysByUser(r.Context(), u.ID)
 	if err != nil {
 		return err
@@ -125,7 +126,7 @@ func (s *Server) handleKeyList(w http.ResponseWriter, r *http.Request, u storage
 }
 
 // handleKeyGet serves GET /v1/keys/{id}.
-func (s *Server) handleKeyGet(w http.ResponseWriter, r *http.Request, u storage.User) error {
+func (s *Server) handleKeyGet(w http.ResponseWriter, r *http.Request, u *caller) error {
 	k, err := s.ownKey(r, u)
 	if err != nil {
 		return err
@@ -136,21 +137,25 @@ func (s *Server) handleKeyGet(w http.ResponseWriter, r *http.Request, u storage.
 
 // handleKeyRevoke serves DELETE /v1/keys/{id}. Revoking a revoked key is
 // not an error.
-func (s *Server) handleKeyRevoke(w http.ResponseWriter, r *http.Request, u storage.User) error {
+func (s *Server) handleKeyRevoke(w http.ResponseWriter, r *http.Request, u *caller) error {
 	k, err := s.ownKey(r, u)
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.RevokeAPIKey(r.Context(), k.ID, s.now().UTC()); err != nil {
+	now := s.now().UTC()
+	if _, err := s.db.RevokeAPIKey(r.Context(), k.ID, now); err != nil {
 		return err
 	}
 	s.keys.invalidate(k.Hash)
+	if k.ActiveAt(now) {
+		s.audit(r, u.ID, actionKeyRevoked, k.ID)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // handleKeyRotate serves POST /v1/keys/{id}/rotate.
-func (s *Server) handleKeyRotate(w http.ResponseWriter, r *http.Request, u storage.User) error {
+func (s *Server) handleKeyRotate(w http.ResponseWriter, r *http.Request, u *caller) error {
 	var req struct {
 		GraceSeconds *int64 `json:"grace_seconds"`
 	}
@@ -184,6 +189,7 @@ func (s *Server) handleKeyRotate(w http.ResponseWriter, r *http.Request, u stora
 	}
 	s.keys.invalidate(old.Hash)
 	s.keys.invalidate(next.Hash)
+	s.audit(r, u.ID, actionKeyRotated, next.ID)
 	next.Lineage, next.Replaces = old.Lineage, old.ID
 	v := s.viewKey(next, now)
 	v.Key = raw
@@ -194,7 +200,7 @@ func (s *Server) handleKeyRotate(w http.ResponseWriter, r *http.Request, u stora
 
 // ownKey loads the key named in the path if u owns it. Another user's key
 // is not found, exactly like a key that does not exist.
-func (s *Server) ownKey(r *http.Request, u storage.User) (storage.APIKey, error) {
+func (s *Server) ownKey(r *http.Request, u *caller) (storage.APIKey, error) {
 	k, err := s.db.APIKeyByID(r.Context(), r.PathValue("id"))
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && k.UserID != u.ID) {
 		return storage.APIKey{}, errNotFound("no such key")

@@ -37,3 +37,16 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) error {
 	_, _ = w.Write(page) // a failed write is a client that left; nothing to tell it
 	return nil
 }
+
+// handleJWKS serves GET /.well-known/jwks.json: the public keys that
+// verify keygate's tokens, when they are signed with an asymmetric key.
+// With HS256 there is nothing to publish: 404.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
+	set, ok := s.tokens.JWKS()
+	if !ok {
+		return errNotFound("tokens are signed with a shared secret (HS256): there are no public keys")
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, set)
+	return nil
+}

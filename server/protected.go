@@ -34,7 +34,7 @@ func (s *Server) requireKey(tiers []string, fn keyHandler) http.Handler {
 		if err != nil {
 			return err
 		}
-		s.keys.touch(e, now.UnixNano())
+		s.keys.dirty.touch(&e.used, now.UnixNano())
 		return fn(w, r, e, t)
 	})
 }

@@ -22,6 +22,11 @@ func (s *Server) routes() (err error) {
 	mux.Handle("POST /v1/auth/refresh", s.handle(s.handleRefresh))
 	mux.Handle("POST /v1/auth/logout", s.handle(s.handleLogout))
 	mux.Handle("GET /v1/me", s.requireUser(s.handleMe))
+	mux.Handle("POST /v1/me/password", s.requireUser(s.handlePasswordChange))
+	mux.Handle("GET /v1/me/sessions", s.requireUser(s.handleSessionList))
+	mux.Handle("DELETE /v1/me/sessions", s.requireUser(s.handleSessionRevokeAll))
+	mux.Handle("DELETE /v1/me/sessions/{id}", s.requireUser(s.handleSessionRevoke))
+	mux.Handle("GET /.well-known/jwks.json", s.handle(s.handleJWKS))
 
 	mux.Handle("POST /v1/keys", s.requireUser(s.handleKeyCreate))
 	mux.Handle("GET /v1/keys", s.requireUser(s.handleKeyList))
@@ -29,6 +34,13 @@ func (s *Server) routes() (err error) {
 	mux.Handle("DELETE /v1/keys/{id}", s.requireUser(s.handleKeyRevoke))
 	mux.Handle("POST /v1/keys/{id}/rotate", s.requireUser(s.handleKeyRotate))
 	mux.Handle("GET /v1/keys/{id}/usage", s.requireUser(s.handleKeyUsage))
+
+	mux.Handle("GET /v1/admin/users", s.requireAdmin(s.handleAdminUsers))
+	mux.Handle("PATCH /v1/admin/users/{id}", s.requireAdmin(s.handleAdminUserUpdate))
+	mux.Handle("GET /v1/admin/keys", s.requireAdmin(s.handleAdminKeys))
+	mux.Handle("DELETE /v1/admin/keys/{id}", s.requireAdmin(s.handleAdminKeyRevoke))
+	mux.Handle("GET /v1/admin/audit", s.requireAdmin(s.handleAdminAudit))
+	mux.Handle(adminSubtree, s.requireAdmin(s.handleAdminNoRoute))
 
 	mux.Handle("GET /healthz", s.handle(s.handleHealth))
 	mux.Handle("GET /{$}", s.handle(s.handleIndex))
@@ -38,9 +50,15 @@ func (s *Server) routes() (err error) {
 	}
 
 	// Everything else: a JSON 404, or a 405 naming the methods the path has.
-	mux.Handle("/", s.handle(s.handleNoRoute))
+	mux.Handle(rootSubtree, s.handle(s.handleNoRoute))
 	return nil
 }
+
+// The catch-all patterns: a request they match matched no real route.
+const (
+	rootSubtree  = "/"
+	adminSubtree = "/v1/admin/"
+)
 
 // handle adapts a handler that returns an error to http.Handler; the error
 // is written by writeError.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -32,6 +33,23 @@ type Config struct {
 	Tiers map[string]limiter.Limits
 	// Routes are the protected routes, served by the built-in echo.
 	Routes []Route
+
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// working out a client's address; nil: none, the peer is the client.
+	TrustedProxies []netip.Prefix
+	// LoginPerMinute and SignupPerHour limit attempts per client address;
+	// zero: 20 each.
+	LoginPerMinute int
+	SignupPerHour  int
+	// FailedLoginsBeforeBackoff is how many failed logins one (address,
+	// email) pair gets before each further one doubles its wait, up to 15
+	// minutes; zero: 5.
+	FailedLoginsBeforeBackoff int
+
+	// AuditMaxEvents and AuditMaxAge bound the audit log: older events are
+	// pruned. Zero: 100000 events; zero age: no age limit.
+	AuditMaxEvents int
+	AuditMaxAge    time.Duration
 
 	Assets fs.FS        // served at GET /; nil: a 404 there
 	Logger *slog.Logger // nil: logs are discarded
@@ -61,16 +79,21 @@ type Server struct {
 	passwords *auth.Hasher
 	limits    *limiter.Limiter
 	keys      *keyCache
+	sessions  *sessionSet
 	tiers     map[string]*tier
-	handler   http.Handler
-	mux       *http.ServeMux
-	log       *slog.Logger
-	now       func() time.Time
-	rand      io.Reader
 
-	flushMu      sync.Mutex // guards the pending* batches and serialises Flush
-	pendingUsage []storage.Usage
-	pendingUsed  []storage.LastUsed
+	loginLimit  *limiter.Throttle // login attempts per client address
+	signupLimit *limiter.Throttle // sign-ups per client address
+	loginFails  *limiter.Backoff  // failed logins per (client address, email)
+	handler     http.Handler
+	mux         *http.ServeMux
+	log         *slog.Logger
+	now         func() time.Time
+	rand        io.Reader
+
+	flushMu   sync.Mutex    // guards pending and lastPrune, and serialises Flush
+	pending   storage.Batch // what the last failed flush could not write
+	lastPrune time.Time
 }
 
 // New builds a Server over its dependencies. It returns an error for a
@@ -88,6 +111,14 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 		rand:      cfg.Rand,
 	}
 	s.limits = limiter.New(limiter.Options{IdleTTL: cfg.IdleTTL, Load: s.loadUsage})
+	s.loginLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.LoginPerMinute, Period: time.Minute})
+	s.signupLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.SignupPerHour, Period: time.Hour})
+	s.loginFails = limiter.NewBackoff(limiter.BackoffOptions{Free: cfg.FailedLoginsBeforeBackoff})
+	live, err := db.LiveSessions(context.Background(), s.now())
+	if err != nil {
+		return nil, fmt.Errorf("server: loading sessions: %w", err)
+	}
+	s.sessions = newSessionSet(live)
 	tiers, err := newTiers(cfg.Tiers)
 	if err != nil {
 		return nil, err
@@ -127,6 +158,18 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.IdleTTL <= 0 {
 		cfg.IdleTTL = 10 * time.Minute
+	}
+	if cfg.LoginPerMinute <= 0 {
+		cfg.LoginPerMinute = 20
+	}
+	if cfg.SignupPerHour <= 0 {
+		cfg.SignupPerHour = 20
+	}
+	if cfg.FailedLoginsBeforeBackoff <= 0 {
+		cfg.FailedLoginsBeforeBackoff = 5
+	}
+	if cfg.AuditMaxEvents <= 0 {
+		cfg.AuditMaxEvents = 100000
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"net"
 	"net/http"
 
 	"github.com/keygate/keygate/auth"
@@ -32,11 +31,12 @@ func (s *Server) startSession(r *http.Request, userID string) (tokenPair, error)
 	sess := storage.Session{
 		ID: sid, UserID: userID, RefreshID: refresh.ID,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: refresh.ExpiresAt.Time,
-		UserAgent: truncate(r.UserAgent(), 256), IP: clientIP(r),
+		UserAgent: truncate(r.UserAgent(), 256), IP: s.clientIP(r),
 	}
 	if err := s.db.CreateSession(r.Context(), sess); err != nil {
 		return tokenPair{}, err
 	}
+	s.sessions.add(sess)
 	return pair, nil
 }
 
@@ -51,7 +51,9 @@ func (s *Server) continueSession(r *http.Request, claims *auth.Claims) (tokenPai
 	sess, err := s.db.RotateSession(r.Context(), claims.SessionID, claims.ID, refresh.ID, s.now(), refresh.ExpiresAt.Time)
 	switch {
 	case errors.Is(err, storage.ErrTokenReused):
+		s.sessions.remove(claims.SessionID)
 		s.log.WarnContext(r.Context(), "refresh token reused; session revoked", "session_id", claims.SessionID)
+		s.audit(r, claims.Subject, actionSessionReuse, claims.SessionID)
 		return tokenPair{}, errUnauthorized("refresh token already used; the session has been revoked")
 	case errors.Is(err, storage.ErrSessionRevoked), errors.Is(err, storage.ErrNotFound):
 		return tokenPair{}, errUnauthorized("session revoked")
@@ -60,7 +62,40 @@ func (s *Server) continueSession(r *http.Request, claims *auth.Claims) (tokenPai
 	case sess.UserID != claims.Subject:
 		return tokenPair{}, errUnauthorized("invalid refresh token")
 	}
+	s.sessions.extend(sess.ID, sess.ExpiresAt)
 	return pair, nil
+}
+
+// revokeSession revokes session sid of userID, in the store and then in
+// memory, so its access tokens are refused from the next request on.
+func (s *Server) revokeSession(r *http.Request, userID, sid string) error {
+	sess, err := s.db.SessionByID(r.Context(), sid)
+	if err != nil {
+		return err
+	}
+	if sess.UserID != userID {
+		return storage.ErrNotFound
+	}
+	if _, err := s.db.RevokeSession(r.Context(), sid, s.now().UTC()); err != nil {
+		return err
+	}
+	s.sessions.remove(sid)
+	if sess.RevokedAt.IsZero() {
+		s.audit(r, userID, actionSessionRevoked, sid)
+	}
+	return nil
+}
+
+// revokeUserSessions revokes every session of userID but except ("" for
+// none), in the store and then in memory.
+func (s *Server) revokeUserSessions(r *http.Request, actorID, userID, except string) error {
+	ids, err := s.db.RevokeUserSessions(r.Context(), userID, except, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	s.sessions.remove(ids...)
+	s.audit(r, actorID, actionSessionRevoked, ids...)
+	return nil
 }
 
 // issuePair signs an access and a refresh token for one session.
@@ -81,16 +116,6 @@ func (s *Server) issuePair(userID, sid string) (tokenPair, auth.Claims, error) {
 func writeTokens(w http.ResponseWriter, pair tokenPair) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, pair)
-}
-
-// clientIP is the peer's address. X-Forwarded-For is not believed here:
-// trusting it needs a list of trusted proxies.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func truncate(s string, n int) string {

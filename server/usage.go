@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/keygate/keygate/storage"
 )
 
 const maxUsageDays = 366
@@ -19,7 +17,7 @@ type dayCount struct {
 // handleKeyUsage serves GET /v1/keys/{id}/usage?days=30: one entry per UTC
 // day, oldest first, ending today. Usage is counted per lineage, so a key
 // shows the history of the keys it replaced.
-func (s *Server) handleKeyUsage(w http.ResponseWriter, r *http.Request, u storage.User) error {
+func (s *Server) handleKeyUsage(w http.ResponseWriter, r *http.Request, u *caller) error {
 	days := 30
 	if v := r.URL.Query().Get("days"); v != "" {
 		n, err := strconv.Atoi(v)

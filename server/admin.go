@@ -1,0 +1,146 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/keygate/keygate/storage"
+)
+
+// handleAdminUsers serves GET /v1/admin/users?limit=&after=: users in
+// email order; pass the last email of a page as after for the next.
+func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return errInvalid("limit: must be a whole number from 1 to 1000")
+		}
+		limit = n
+	}
+	users, err := s.db.Users(r.Context(), q.Get("after"), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]userView, len(users))
+	for i, u := range users {
+		out[i] = viewUser(u)
+	}
+	writeJSON(w, http.StatusOK, map[string][]userView{"users": out})
+	return nil
+}
+
+type userPatch struct {
+	Tiers    *[]string `json:"tiers"`
+	Disabled *bool     `json:"disabled"`
+	Role     *string   `json:"role"`
+}
+
+// validate checks a patch against the tier table, and refuses an admin's
+// locking themselves out.
+func (p userPatch) validate(s *Server, self bool) error {
+	if p.Tiers != nil {
+		for _, t := range *p.Tiers {
+			if _, ok := s.tiers[t]; !ok {
+				return errInvalid("tiers: unknown tier %q", t)
+			}
+		}
+	}
+	if p.Role != nil && *p.Role != "user" && *p.Role != "admin" {
+		return errInvalid(`role: must be "user" or "admin"`)
+	}
+	if self && ((p.Disabled != nil && *p.Disabled) || (p.Role != nil && *p.Role != "admin")) {
+		return errConflict("an administrator cannot disable or demote their own account")
+	}
+	return nil
+}
+
+// handleAdminUserUpdate serves PATCH /v1/admin/users/{id}. The change
+// applies from the next request: a disabled user's sessions are revoked
+// and their keys refused, changed tiers apply to existing keys.
+func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request, admin *caller) error {
+	var p userPatch
+	if err := s.decode(w, r, &p, false); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := p.validate(s, id == admin.ID); err != nil {
+		return err
+	}
+	u, err := s.db.UpdateUser(r.Context(), id, func(u *storage.User) error {
+		if p.Tiers != nil {
+			u.Tiers = slices.Compact(slices.Sorted(slices.Values(*p.Tiers)))
+		}
+		if p.Disabled != nil {
+			u.Disabled = *p.Disabled
+		}
+		if p.Role != nil {
+			u.Role = *p.Role
+		}
+		return nil
+	})
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		return errNotFound("no such user")
+	} else if err != nil {
+		return err
+	}
+	s.keys.invalidateUser(u.ID)
+	s.audit(r, admin.ID, actionUserUpdated, u.ID)
+	if u.Disabled {
+		if err := s.revokeUserSessions(r, admin.ID, u.ID, ""); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]userView{"user": viewUser(u)})
+	return nil
+}
+
+// adminKeyView is a Key with its owner, for administrators.
+type adminKeyView struct {
+	keyView
+	OwnerID string `json:"owner_id"`
+}
+
+// handleAdminKeys serves GET /v1/admin/keys?user_id=.
+func (s *Server) handleAdminKeys(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	var keys []storage.APIKey
+	var err error
+	if userID := r.URL.Query().Get("user_id"); userID != "" {
+		keys, err = s.db.APIKeysByUser(r.Context(), userID)
+	} else {
+		keys, err = s.db.AllAPIKeys(r.Context())
+	}
+	if err != nil && !errors.Is(err, storage.ErrInvalid) {
+		return err
+	}
+	now := s.now()
+	out := make([]adminKeyView, len(keys))
+	for i, k := range keys {
+		out[i] = adminKeyView{keyView: s.viewKey(k, now), OwnerID: k.UserID}
+	}
+	writeJSON(w, http.StatusOK, map[string][]adminKeyView{"keys": out})
+	return nil
+}
+
+// handleAdminKeyRevoke serves DELETE /v1/admin/keys/{id}.
+func (s *Server) handleAdminKeyRevoke(w http.ResponseWriter, r *http.Request, admin *caller) error {
+	k, err := s.db.RevokeAPIKey(r.Context(), r.PathValue("id"), s.now().UTC())
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		return errNotFound("no such key")
+	} else if err != nil {
+		return err
+	}
+	s.keys.invalidate(k.Hash)
+	s.audit(r, admin.ID, actionKeyRevoked, k.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleAdminNoRoute answers an unknown path under /v1/admin/ for admins;
+// everyone else got 401 or 403 before finding out it does not exist.
+func (s *Server) handleAdminNoRoute(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	return s.handleNoRoute(w, r)
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/limiter"
+	"github.com/keygate/keygate/server"
+	"github.com/keygate/keygate/storage"
+	"github.com/keygate/keygate/web"
+)
+
+// newServer builds the server's dependencies from the configuration.
+func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger) (*server.Server, error) {
+	tokens, err := newTokens(ctx, cfg, db)
+	if err != nil {
+		return nil, err
+	}
+	passwords, err := auth.NewHasher(cfg.Passwords.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return nil, err
+	}
+	tiers := make(map[string]limiter.Limits, len(cfg.Tiers))
+	for name, t := range cfg.Tiers {
+		tiers[name] = limiter.Limits{PerMinute: t.PerMinute, PerDay: t.PerDay}
+	}
+	routes := make([]server.Route, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers}
+	}
+	return server.New(server.Config{
+		AllowSignup:               cfg.AllowSignup,
+		MaxBodyBytes:              cfg.MaxBodyBytes,
+		KeyPrefix:                 cfg.Keys.Prefix,
+		RotationGrace:             cfg.Keys.RotationGrace.Duration,
+		MaxKeysPerUser:            cfg.Keys.MaxPerUser,
+		Tiers:                     tiers,
+		Routes:                    routes,
+		TrustedProxies:            proxies,
+		LoginPerMinute:            cfg.Throttle.LoginPerMinute,
+		SignupPerHour:             cfg.Throttle.SignupPerHour,
+		FailedLoginsBeforeBackoff: cfg.Throttle.FailedLoginsBeforeBackoff,
+		AuditMaxEvents:            cfg.Audit.MaxEvents,
+		AuditMaxAge:               cfg.Audit.MaxAge.Duration,
+		Assets:                    web.FS(),
+		Logger:                    log,
+	}, db, tokens, passwords)
+}
+
+// newTokens signs with the configured HS256 secret, one made on first
+// start and kept in the database, or the database's Ed25519 keys.
+func newTokens(ctx context.Context, cfg Config, db *storage.DB) (*auth.Tokens, error) {
+	opts := auth.TokenOptions{
+		Algorithm: cfg.JWT.Algorithm, Issuer: cfg.JWT.Issuer,
+		AccessTTL: cfg.JWT.AccessTTL.Duration, RefreshTTL: cfg.JWT.RefreshTTL.Duration,
+	}
+	var err error
+	if cfg.JWT.Algorithm == auth.EdDSA {
+		opts.Keys, err = signingKeys(ctx, cfg, db)
+	} else {
+		opts.Secret, err = jwtSecret(ctx, cfg, db)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewTokens(opts)
+}
+
+// jwtSecret is the configured secret, or one made on first start and kept
+// in the database so tokens stay valid across restarts.
+func jwtSecret(ctx context.Context, cfg Config, db *storage.DB) ([]byte, error) {
+	if cfg.JWT.Secret != "" {
+		return []byte(cfg.JWT.Secret), nil
+	}
+	return db.Secret(ctx, "jwt.hs256", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+}
+
+// signingKeys are the Ed25519 keys in the database, made on first start:
+// the current one signs; retired ones verify, and are published, until
+// every token they signed has expired.
+func signingKeys(ctx context.Context, cfg Config, db *storage.DB) ([]auth.SigningKey, error) {
+	stored, err := db.EnsureSigningKey(ctx, func() (storage.SigningKey, error) { return newStoredKey(time.Now()) })
+	if err != nil {
+		return nil, err
+	}
+	cutoff := time.Now().Add(-tokenLifetime(cfg))
+	var keys []auth.SigningKey
+	for _, sk := range stored {
+		if !sk.RetiredAt.IsZero() && sk.RetiredAt.Before(cutoff) {
+			continue
+		}
+		k, err := auth.SigningKeyFromSeed(sk.ID, sk.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
+		}
+		if !sk.RetiredAt.IsZero() {
+			k.Private = nil // retired: verify only
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// tokenLifetime is how long a token can outlive the key that signed it.
+func tokenLifetime(cfg Config) time.Duration {
+	return max(cfg.JWT.AccessTTL.Duration, cfg.JWT.RefreshTTL.Duration)
+}
+
+func newStoredKey(now time.Time) (storage.SigningKey, error) {
+	k, err := auth.NewSigningKey(nil)
+	if err != nil {
+		return storage.SigningKey{}, err
+	}
+	return storage.SigningKey{ID: k.ID, Seed: k.Seed(), CreatedAt: now.UTC()}, nil
+}
