@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,16 +17,11 @@ import (
 // password is read from the first line of stdin, so it never appears in
 // the process list or the shell history.
 func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "configuration file (default: config.toml here, if present)")
+	fs := newFlags("user create", stdout)
 	email := fs.String("email", "", "email address of the new user (required)")
 	admin := fs.Bool("admin", false, "make the user an administrator")
 	tiers := fs.String("tiers", "basic", "comma-separated tiers the user may issue keys in")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*configPath, getenv)
+	cfg, err := fs.load(args, getenv)
 	if err != nil {
 		return err
 	}
@@ -51,10 +45,8 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return fmt.Errorf("password: %w", err)
 	}
-	db, err := storage.Open(cfg.DBPath, storage.Options{Timeout: time.Second})
-	if errors.Is(err, storage.ErrLocked) {
-		return fmt.Errorf("%s is in use by a running keygate: stop the server, then create the user", cfg.DBPath)
-	} else if err != nil {
+	db, err := openDB(cfg, "stop the server, then create the user")
+	if err != nil {
 		return err
 	}
 	defer db.Close()
@@ -105,23 +97,15 @@ func readPassword(stdin io.Reader) (string, error) {
 // one stays in the database, published and verifying, until every token
 // it signed has expired; keys past that are deleted here.
 func rotateJWTKey(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("jwt rotate", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "configuration file (default: config.toml here, if present)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*configPath, getenv)
+	cfg, err := newFlags("jwt rotate", stdout).load(args, getenv)
 	if err != nil {
 		return err
 	}
 	if cfg.JWT.Algorithm != auth.EdDSA {
 		return errors.New(`jwt rotate: jwt.algorithm is not "EdDSA"; an HS256 secret is changed in the configuration`)
 	}
-	db, err := storage.Open(cfg.DBPath, storage.Options{Timeout: time.Second})
-	if errors.Is(err, storage.ErrLocked) {
-		return fmt.Errorf("%s is in use by a running keygate: stop the server, rotate, then start it again", cfg.DBPath)
-	} else if err != nil {
+	db, err := openDB(cfg, "stop the server, rotate, then start it again")
+	if err != nil {
 		return err
 	}
 	defer db.Close()

@@ -68,19 +68,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // serve runs the server until ctx is done. ready, if not nil, receives the
 // listening address once requests can be served.
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string, ready chan<- string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (default: config.toml here, if present)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*configPath, getenv)
+	fs := newFlags("serve", stderr)
+	cfg, err := fs.load(args, getenv)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	db, err := openDB(cfg)
+	db, err := openDB(cfg, "stop it first")
 	if err != nil {
 		return err
 	}
@@ -102,11 +97,32 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	return err
 }
 
-// openDB opens the database, failing fast when another process has it.
-func openDB(cfg Config) (*storage.DB, error) {
+// openDB opens the database, failing within a second, with advice, when
+// another process has it.
+func openDB(cfg Config, advice string) (*storage.DB, error) {
 	db, err := storage.Open(cfg.DBPath, storage.Options{Timeout: time.Second})
 	if errors.Is(err, storage.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use by another keygate process; stop it first", cfg.DBPath)
+		return nil, fmt.Errorf("%s is in use by another keygate process: %s", cfg.DBPath, advice)
 	}
 	return db, err
+}
+
+// flags is a command's flag set with the -config flag every command has.
+type flags struct {
+	*flag.FlagSet
+	config *string
+}
+
+func newFlags(name string, out io.Writer) flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return flags{fs, fs.String("config", "", "configuration file (default: config.toml here, if present)")}
+}
+
+// load parses args and loads the configuration they name.
+func (f flags) load(args []string, getenv func(string) string) (Config, error) {
+	if err := f.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return loadConfig(*f.config, getenv)
 }
