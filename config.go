@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -80,10 +81,11 @@ type Tier struct {
 
 // Route is one [[routes]] entry.
 type Route struct {
-	Method   string   `toml:"method"`
-	Path     string   `toml:"path"`
-	Tiers    []string `toml:"tiers"`
-	Upstream string   `toml:"upstream"`
+	Method          string   `toml:"method"`
+	Path            string   `toml:"path"`
+	Tiers           []string `toml:"tiers"`
+	Upstream        string   `toml:"upstream"`
+	UpstreamTimeout Duration `toml:"upstream_timeout"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30m").
@@ -282,6 +284,11 @@ func (c *Config) validateTiers() error {
 	return nil
 }
 
+func validUpstream(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
 // trustedProxies parses trusted_proxies: addresses or CIDR prefixes.
 func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
@@ -314,8 +321,12 @@ func (c *Config) validateRoutes() error {
 			return fmt.Errorf("%s.path: %q must start with / and hold no spaces or wildcards", key, r.Path)
 		case len(r.Tiers) == 0:
 			return fmt.Errorf("%s.tiers: must name at least one tier", key)
-		case r.Upstream != "":
-			return fmt.Errorf("%s.upstream: proxying to an upstream is not available in this version", key)
+		case r.Upstream != "" && !validUpstream(r.Upstream):
+			return fmt.Errorf("%s.upstream: %q must be an http:// or https:// URL with a host", key, r.Upstream)
+		case r.UpstreamTimeout.Duration < 0:
+			return fmt.Errorf("%s.upstream_timeout: %s is negative", key, r.UpstreamTimeout)
+		case r.UpstreamTimeout.Duration != 0 && r.Upstream == "":
+			return fmt.Errorf("%s.upstream_timeout: set without an upstream", key)
 		}
 		for _, t := range r.Tiers {
 			if _, ok := c.Tiers[t]; !ok {

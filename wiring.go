@@ -34,7 +34,8 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 	}
 	routes := make([]server.Route, len(cfg.Routes))
 	for i, r := range cfg.Routes {
-		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers}
+		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers,
+			Upstream: r.Upstream, UpstreamTimeout: r.UpstreamTimeout.Duration}
 	}
 	return server.New(server.Config{
 		AllowSignup:               cfg.AllowSignup,

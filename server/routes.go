@@ -46,7 +46,13 @@ func (s *Server) routes() (err error) {
 	mux.Handle("GET /{$}", s.handle(s.handleIndex))
 
 	for _, rt := range s.cfg.Routes {
-		mux.Handle(rt.Method+" "+rt.Path, s.requireKey(rt.Tiers, s.handleEcho))
+		h := s.handleEcho
+		if rt.Upstream != "" {
+			if h, err = s.newProxy(rt); err != nil {
+				return err
+			}
+		}
+		mux.Handle(rt.Method+" "+rt.Path, s.requireKey(rt.Tiers, h))
 	}
 
 	// Everything else: a JSON 404, or a 405 naming the methods the path has.

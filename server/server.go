@@ -63,11 +63,21 @@ type Config struct {
 }
 
 // Route is one protected route: a method and path (a net/http pattern
-// without wildcards) and the tiers it admits.
+// without wildcards: "/v1/chat" matches exactly, "/v1/models/" the
+// subtree) and the tiers it admits, served by the built-in echo or
+// proxied to an upstream.
 type Route struct {
 	Method string
 	Path   string
 	Tiers  []string
+
+	// Upstream is the base URL requests are proxied to, such as
+	// "http://127.0.0.1:9000"; empty: the built-in echo answers.
+	Upstream string
+	// UpstreamTimeout is how long the upstream may take to send its
+	// response headers before the client gets a 504; zero: 60s. A body
+	// may stream for longer.
+	UpstreamTimeout time.Duration
 }
 
 // Server is keygate's HTTP API. It is an http.Handler, safe for concurrent
