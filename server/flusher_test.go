@@ -51,7 +51,7 @@ func newFlushFixture(t *testing.T, n int) *flushFixture {
 		}
 		k.Lineage = k.ID
 		f.keys = append(f.keys, k)
-		if _, _, d, err := f.s.verifyKey(ctx, raw, []string{"basic"}, f.now); err != nil || !d.Allowed {
+		if v, err := f.s.verify(ctx, raw, []string{"basic"}, f.now); err != nil || v.code != codeValid {
 			t.Fatal(err)
 		}
 		e, _, _ := f.s.keys.get(hash)

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"time"
 
 	"github.com/keygate/keygate/auth"
 	"github.com/keygate/keygate/limiter"
@@ -18,79 +16,33 @@ import (
 type keyHandler func(http.ResponseWriter, *http.Request, *keyEntry, *tier) error
 
 // requireKey runs the checks of a protected route in the contract's order:
-// key (401), tier (403), limits (429), then fn. Every answer to a request
-// whose key was found carries the rate-limit headers.
+// key (401), tier (403), limits (429), then fn.
 func (s *Server) requireKey(tiers []string, fn keyHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		raw, err := presentedKey(r)
+		v, err := s.checkKey(w, r, tiers)
 		if err != nil {
 			return err
 		}
-		now := s.now()
-		e, t, d, err := s.verifyKey(r.Context(), raw, tiers, now)
-		if t != nil {
-			setLimitHeaders(w.Header(), t, d)
-		}
-		if err != nil {
-			return err
-		}
-		s.keys.dirty.touch(&e.used, now.UnixNano())
-		return fn(w, r, e, t)
+		return fn(w, r, v.key, v.tier)
 	})
 }
 
-// verifyKey checks a presented key for a route admitting tiers, and spends
-// one request of its limits if it passes. After a key's first use it
-// touches no disk: the key, its owner and its counters are in memory. The
-// tier and decision are returned whenever the key was found and active,
-// for the rate-limit headers, even with an error (403, 429).
-func (s *Server) verifyKey(ctx context.Context, raw string, tiers []string, now time.Time) (*keyEntry, *tier, limiter.Decision, error) {
-	hash, err := auth.ParseKey(s.cfg.KeyPrefix, raw)
+// checkKey verifies the key r presents for a route admitting tiers, and
+// sets the rate-limit headers on every answer for which the key's limits
+// were consulted. The error is the refusal to send, if any.
+func (s *Server) checkKey(w http.ResponseWriter, r *http.Request, tiers []string) (verification, error) {
+	raw, err := presentedKey(r)
 	if err != nil {
-		return nil, nil, limiter.Decision{}, errUnauthorized("invalid API key")
+		return verification{}, err
 	}
-	e, err := s.activeKey(ctx, hash, now.UnixNano())
+	v, err := s.verify(r.Context(), raw, tiers, s.now())
 	if err != nil {
-		return nil, nil, limiter.Decision{}, err
+		return v, err
 	}
-	t := s.tiers[e.tier]
-	if t == nil {
-		return nil, nil, limiter.Decision{}, errForbidden(fmt.Sprintf("tier %q no longer exists", e.tier))
+	if v.limited {
+		setLimitHeaders(w.Header(), v.tier, v.decision)
 	}
-	if !slices.Contains(tiers, e.tier) || !slices.Contains(e.ownerTiers, e.tier) {
-		d, err := s.limits.PeekAt(e.lineage, t.limits, now)
-		if err != nil {
-			return nil, nil, limiter.Decision{}, err
-		}
-		return e, t, d, errForbidden(fmt.Sprintf("this route does not admit keys of tier %q", e.tier))
-	}
-	d, err := s.limits.AllowAt(e.lineage, t.limits, now)
-	if err != nil {
-		return nil, nil, limiter.Decision{}, err
-	}
-	if !d.Allowed {
-		return e, t, d, limitError(t, d)
-	}
-	return e, t, d, nil
-}
-
-// activeKey finds the key with hash and checks that it and its owner may
-// be used at now (unix nanoseconds).
-func (s *Server) activeKey(ctx context.Context, hash auth.KeyHash, now int64) (*keyEntry, error) {
-	e, err := s.lookupKey(ctx, hash)
-	if err != nil {
-		return nil, err
-	}
-	if now-e.seen.Load() > int64(time.Second) {
-		e.seen.Store(now) // at most once a second: a shared write per request would cost more than it tells
-	}
-	switch {
-	case !e.activeAt(now):
-		return nil, errUnauthorized("API key is revoked or expired")
-	case e.ownerDisabled:
-		return nil, errUnauthorized("invalid API key")
-	}
-	return e, nil
+	return v, v.err()
 }
 
 // presentedKey reads the key from X-API-Key or Authorization: Bearer. Two
@@ -110,25 +62,26 @@ func presentedKey(r *http.Request) (string, error) {
 }
 
 // lookupKey returns the cached entry for hash, reading the store only on
-// a miss. Unknown hashes are remembered too, within a bound.
+// a miss; nil, nil for a hash that matches no key. Unknown hashes are
+// remembered too, within a bound.
 func (s *Server) lookupKey(ctx context.Context, hash auth.KeyHash) (*keyEntry, error) {
 	e, unknown, gen := s.keys.get(hash)
 	if e != nil {
 		return e, nil
 	}
 	if unknown {
-		return nil, errUnauthorized("invalid API key")
+		return nil, nil
 	}
 	k, err := s.db.APIKeyByHash(ctx, hash)
 	if errors.Is(err, storage.ErrNotFound) {
 		s.keys.put(hash, nil, gen)
-		return nil, errUnauthorized("invalid API key")
+		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
 	owner, err := s.db.UserByID(ctx, k.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, errUnauthorized("invalid API key") // an orphaned key is no key
+		return nil, nil // an orphaned key is no key
 	} else if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,14 @@ func (s *Server) routes() (err error) {
 	mux.Handle("GET /healthz", s.handle(s.handleHealth))
 	mux.Handle("GET /{$}", s.handle(s.handleIndex))
 
+	mux.Handle("/v1/forward-auth", s.handle(s.handleForwardAuth))
+	mux.Handle("POST /v1/keys/verify", s.handle(s.handleKeyVerify))
+
+	// The protected routes, in the main table and in the one forward auth
+	// and verify match original requests against.
+	s.routeTable = http.NewServeMux()
 	for _, rt := range s.cfg.Routes {
+		s.routeTable.Handle(rt.Method+" "+rt.Path, &routeRef{tiers: rt.Tiers})
 		h := s.handleEcho
 		if rt.Upstream != "" {
 			if h, err = s.newProxy(rt); err != nil {

@@ -95,11 +95,13 @@ type Server struct {
 	loginLimit  *limiter.Throttle // login attempts per client address
 	signupLimit *limiter.Throttle // sign-ups per client address
 	loginFails  *limiter.Backoff  // failed logins per (client address, email)
-	handler     http.Handler
-	mux         *http.ServeMux
-	log         *slog.Logger
-	now         func() time.Time
-	rand        io.Reader
+
+	handler    http.Handler
+	mux        *http.ServeMux
+	routeTable *http.ServeMux // the protected routes alone, for matching original requests
+	log        *slog.Logger
+	now        func() time.Time
+	rand       io.Reader
 
 	flushMu   sync.Mutex    // guards pending and lastPrune, and serialises Flush
 	pending   storage.Batch // what the last failed flush could not write
@@ -207,11 +209,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	flushCtx, stopFlusher := context.WithCancel(context.WithoutCancel(ctx))
-	flusherDone := make(chan struct{})
-	go func() {
-		defer close(flusherDone)
-		s.runFlusher(flushCtx)
-	}()
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.Run(flushCtx) }()
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -228,6 +227,5 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	stopFlusher()
-	<-flusherDone
-	return errors.Join(err, s.Flush(context.WithoutCancel(ctx)))
+	return errors.Join(err, <-flushed)
 }

@@ -37,12 +37,12 @@ func BenchmarkVerifyKey(b *testing.B) {
 		b.Fatal(err)
 	}
 	tiers := []string{"basic"}
-	if _, _, _, err := s.verifyKey(ctx, raw, tiers, now); err != nil {
+	if v, err := s.verify(ctx, raw, tiers, now); err != nil || v.code != codeValid {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, d, err := s.verifyKey(ctx, raw, tiers, now); err != nil || !d.Allowed {
+		if v, err := s.verify(ctx, raw, tiers, now); err != nil || v.code != codeValid {
 			b.Fatal(err)
 		}
 	}
