@@ -103,7 +103,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.audit(r, u.ID, actionUserLogin, u.ID)
-	writeTokens(w, tokens)
+	s.writeTokens(w, r, tokens)
 	return nil
 }
 
@@ -144,7 +144,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeTokens(w, pair)
+	s.writeTokens(w, r, pair)
 	return nil
 }
 
@@ -159,19 +159,29 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.revokeSession(r, claims.Subject, claims.SessionID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
+	if fromBrowser(r) {
+		s.setRefreshCookie(w, r, "", -1)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// refreshClaims reads {"refresh_token"} and verifies it as a refresh token.
+// refreshClaims reads {"refresh_token"}, or a browser's cookie, and
+// verifies it as a refresh token.
 func (s *Server) refreshClaims(w http.ResponseWriter, r *http.Request) (*auth.Claims, error) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if err := s.decode(w, r, &req, false); err != nil {
+	if err := s.decode(w, r, &req, fromBrowser(r)); err != nil {
 		return nil, err
 	}
 	if req.RefreshToken == "" {
+		req.RefreshToken = refreshFromCookie(r)
+	}
+	switch {
+	case req.RefreshToken == "" && fromBrowser(r):
+		return nil, errUnauthorized("not signed in")
+	case req.RefreshToken == "":
 		return nil, errInvalid("refresh_token: required")
 	}
 	claims, err := s.tokens.Verify(req.RefreshToken, auth.RefreshToken)

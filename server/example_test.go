@@ -63,7 +63,9 @@ func ExampleServer_RequireKey() {
 	}
 	creds := `{"email":"ada@example.com","password":"correct horse battery"}`
 	call("POST", "/v1/auth/register", "", creds)
-	var login struct{ AccessToken string `json:"access_token"` }
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
 	json.NewDecoder(call("POST", "/v1/auth/login", "", creds).Body).Decode(&login)
 	var key struct{ Key string }
 	json.NewDecoder(call("POST", "/v1/keys", login.AccessToken, `{"name":"reports"}`).Body).Decode(&key)

@@ -11,7 +11,7 @@ import (
 // tokenPair is the API's TokenPair.
 type tokenPair struct {
 	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
+	RefreshToken string `json:"refresh_token,omitempty"` // empty for a browser: it has the cookie
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 }
@@ -113,7 +113,13 @@ func (s *Server) issuePair(userID, sid string) (tokenPair, auth.Claims, error) {
 	return pair, claims, nil
 }
 
-func writeTokens(w http.ResponseWriter, pair tokenPair) {
+// writeTokens answers with a token pair. A browser gets its refresh token
+// as an HttpOnly cookie instead of in the body.
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, pair tokenPair) {
+	if fromBrowser(r) {
+		s.setRefreshCookie(w, r, pair.RefreshToken, s.tokens.RefreshTTL())
+		pair.RefreshToken = ""
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, pair)
 }
