@@ -31,7 +31,10 @@ func (s *Server) admitted(method, uri string) ([]string, bool) {
 // request's method and URI pick the route, and the presented key is
 // checked against it and counted exactly as a direct call would be.
 func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error {
-	method, uri := originalRequest(r)
+	method, uri, ok := originalRequest(r)
+	if !ok {
+		return errForbidden("X-Forwarded-Method/-Uri and X-Original-Method/-URI disagree")
+	}
 	tiers, ok := s.admitted(method, uri)
 	if !ok {
 		return errForbidden("no protected route matches the original request (" + method + " " + truncate(uri, 200) + ")")
@@ -50,14 +53,27 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) error
 
 // originalRequest reads the method and URI a proxy says it is asking
 // about: Traefik and Caddy send X-Forwarded-Method and -Uri, nginx is
-// usually configured to send X-Original-Method and -URI.
-func originalRequest(r *http.Request) (method, uri string) {
-	method, uri = r.Header.Get("X-Forwarded-Method"), r.Header.Get("X-Forwarded-Uri")
-	if method == "" {
-		method = r.Header.Get("X-Original-Method")
+// usually configured to send X-Original-Method and -URI. Proxies pass the
+// client's own headers on too, so a client could add the pair its proxy
+// does not set: when both pairs are present they must agree, or ok is
+// false.
+func originalRequest(r *http.Request) (method, uri string, ok bool) {
+	method, ok = agree(r.Header.Get("X-Forwarded-Method"), r.Header.Get("X-Original-Method"))
+	if !ok {
+		return "", "", false
 	}
-	if uri == "" {
-		uri = r.Header.Get("X-Original-Uri")
+	uri, ok = agree(r.Header.Get("X-Forwarded-Uri"), r.Header.Get("X-Original-Uri"))
+	return method, uri, ok
+}
+
+// agree returns whichever of a and b is set, and false if both are set and
+// differ.
+func agree(a, b string) (string, bool) {
+	switch {
+	case a == "":
+		return b, true
+	case b == "" || a == b:
+		return a, true
 	}
-	return method, uri
+	return "", false
 }

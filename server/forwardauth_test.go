@@ -38,6 +38,10 @@ func TestForwardAuth(t *testing.T) {
 		{"no route for the URI", "GET", with(traefik("GET", "/admin"), "X-API-Key: "+k.Key), 403, "forbidden"},
 		{"no route for the method", "GET", with(traefik("DELETE", "/api/items"), "X-API-Key: "+k.Key), 403, "forbidden"},
 		{"tier not admitted", "GET", with(traefik("GET", "/v1/pro-only"), "X-API-Key: "+k.Key), 403, "forbidden"},
+		// A client behind nginx adds X-Forwarded-Uri to pick a route it may use.
+		{"spoofed other pair", "GET", with(nginx("GET", "/admin"), "X-Forwarded-Uri: /api/items", "X-API-Key: "+k.Key), 403, "forbidden"},
+		{"spoofed other method", "GET", with(nginx("DELETE", "/api/items"), "X-Forwarded-Method: GET", "X-API-Key: "+k.Key), 403, "forbidden"},
+		{"both pairs, agreeing", "GET", with(nginx("GET", "/api/items"), "X-Forwarded-Uri: /api/items", "X-API-Key: "+k.Key), 200, ""},
 		{"traefik", "GET", with(traefik("GET", "/api/items?page=2"), "X-API-Key: "+k.Key), 200, ""},
 		{"nginx", "GET", with(nginx("GET", "/api/items"), bearer(k.Key)), 200, ""},
 		{"caddy, any method", "POST", with(traefik("POST", "/v1/chat"), bearer(k.Key)), 200, ""},
@@ -58,9 +62,9 @@ func TestForwardAuth(t *testing.T) {
 			}
 		})
 	}
-	// It counts against the key like a direct call: three admitted above,
-	// two left of five this minute; then 429 with Retry-After.
-	for range 2 {
+	// It counts against the key like a direct call: four admitted above,
+	// one left of five this minute; then 429 with Retry-After.
+	for range 1 {
 		want(t, ts.do("GET", "/v1/forward-auth", nil, with(traefik("GET", "/api/x"), bearer(k.Key))...), 200, "", nil)
 	}
 	rec := ts.do("GET", "/v1/forward-auth", nil, with(traefik("GET", "/api/x"), bearer(k.Key))...)
