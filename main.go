@@ -7,6 +7,8 @@
 //	keygate [serve] [-config FILE]
 //	keygate user create [-config FILE] -email E [-admin] [-tiers basic,pro] < password
 //	keygate jwt rotate [-config FILE]
+//	keygate backup [-config FILE] -out FILE
+//	keygate check [-config FILE]
 //	keygate version
 package main
 
@@ -61,8 +63,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: keygate jwt rotate [-config FILE]")
 		}
 		return rotateJWTKey(ctx, args[1:], stdout, getenv)
+	case "backup":
+		return backupDB(ctx, args, stdout, getenv)
+	case "check":
+		return checkDB(args, stdout, getenv)
 	}
-	return fmt.Errorf("unknown command %q (want serve, user create, jwt rotate or version)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, user create, jwt rotate, backup, check or version)", cmd)
 }
 
 // serve runs the server until ctx is done. ready, if not nil, receives the

@@ -362,6 +362,59 @@ func tokenKid(t *testing.T, token string) string {
 	return h.Kid
 }
 
+// backup makes a copy that check passes and that serves the same data;
+// check fails on a damaged file.
+func TestBinary_BackupAndCheck(t *testing.T) {
+	config := testConfigFile(t)
+	p := start(t, config)
+	access := p.login(t, true)
+	var k struct{ ID, Key string }
+	p.call(t, "POST", "/v1/keys", `{"name":"ci"}`, &k, "Authorization: Bearer "+access)
+	cmd := func(args ...string) (string, error) {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		return string(out), err
+	}
+	out := filepath.Join(t.TempDir(), "backup.db")
+	if msg, err := cmd("backup", "-config", config, "-out", out); err == nil || !strings.Contains(msg, "/v1/admin/backup") {
+		t.Errorf("backup while serving: %v %q", err, msg)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+
+	if msg, err := cmd("backup", "-config", config); err == nil || !strings.Contains(msg, "-out") {
+		t.Errorf("backup without -out: %v %q", err, msg)
+	}
+	if msg, err := cmd("backup", "-config", config, "-out", out); err != nil {
+		t.Fatalf("backup: %v %s", err, msg)
+	}
+	if msg, err := cmd("check", "-config", config); err != nil || !strings.Contains(msg, "ok") {
+		t.Errorf("check: %v %s", err, msg)
+	}
+	// Restoring is copying the file back: serve the backup and find the key.
+	dir := t.TempDir()
+	restored := writeConfigAt(t, dir, fmt.Sprintf("listen = \"127.0.0.1:0\"\ndb_path = %q\n[passwords]\nbcrypt_cost = 4\n", out))
+	p = start(t, restored)
+	if code := p.call(t, "POST", "/v1/chat", `{}`, nil, "X-API-Key: "+k.Key); code != 200 {
+		t.Errorf("key from the backup: %d", code)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 4 * 4096; i < len(data); i++ {
+		data[i] = 0xA5
+	}
+	if err := os.WriteFile(out, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := cmd("check", "-config", restored); err == nil || !strings.Contains(msg, "damaged") {
+		t.Errorf("check of a damaged file: %v %q", err, msg)
+	}
+}
+
 func TestBinary_VersionAndUsage(t *testing.T) {
 	out, err := exec.Command(binary, "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "keygate ") {
