@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -143,4 +145,32 @@ func (s *Server) handleAdminKeyRevoke(w http.ResponseWriter, r *http.Request, ad
 // everyone else got 401 or 403 before finding out it does not exist.
 func (s *Server) handleAdminNoRoute(w http.ResponseWriter, r *http.Request, _ *caller) error {
 	return s.handleNoRoute(w, r)
+}
+
+// handleAdminBackup serves GET /v1/admin/backup: a consistent copy of the
+// database. The copy is made to a temporary file first and synced, then
+// streamed, so a slow download holds no transaction open.
+func (s *Server) handleAdminBackup(w http.ResponseWriter, r *http.Request, admin *caller) error {
+	dir, err := os.MkdirTemp(filepath.Dir(s.db.Path()), ".keygate-backup-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "keygate.db")
+	if _, err := s.db.Snapshot(r.Context(), path); err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s.audit(r, admin.ID, actionBackup, "")
+	name := "keygate-" + s.now().UTC().Format("20060102-150405") + ".db"
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	h.Set("Cache-Control", "no-store")
+	http.ServeContent(w, r, name, s.now(), f)
+	return nil
 }

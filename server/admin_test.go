@@ -1,8 +1,12 @@
 package server_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keygate/keygate/storage"
 )
 
 // Every admin path refuses anyone but an admin: 401 without a token, 403
@@ -19,6 +23,7 @@ func TestAdmin_OnlyAdmins(t *testing.T) {
 		{"GET", "/v1/admin/keys?user_id=" + u.ID, ""},
 		{"DELETE", "/v1/admin/keys/" + k.ID, ""},
 		{"GET", "/v1/admin/audit", ""},
+		{"GET", "/v1/admin/backup", ""},
 		{"GET", "/v1/admin/nonexistent", ""},
 		{"POST", "/v1/admin/users", `{}`},
 	}
@@ -254,5 +259,40 @@ func TestAdmin_Audit(t *testing.T) {
 	}
 	for _, q := range []string{"?limit=0", "?limit=501", "?limit=x", "?before=garbage"} {
 		want(t, ts.do("GET", "/v1/admin/audit"+q, nil, bearer(admin.AccessToken)), 400, "invalid_request", nil)
+	}
+}
+
+// An admin downloads a consistent copy of the database while it serves.
+func TestAdmin_Backup(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.makeAdmin("admin@example.com")
+	_, pair := ts.signUp("ada@example.com")
+	k := ts.newKey(pair.AccessToken, map[string]string{"name": "ci"})
+	rec := ts.do("GET", "/v1/admin/backup", nil, bearer(admin.AccessToken))
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/octet-stream" ||
+		!strings.Contains(rec.Header().Get("Content-Disposition"), "keygate-20261126-120000.db") {
+		t.Fatalf("backup = %d %v", rec.Code, rec.Header())
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(path, rec.Body.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.CheckFile(path, storage.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.APIKeyByID(t.Context(), k.ID); err != nil {
+		t.Errorf("backup lacks the key: %v", err)
+	}
+	// No temporary copy is left beside the database.
+	entries, _ := os.ReadDir(filepath.Dir(ts.path))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".keygate-backup-") {
+			t.Errorf("left behind: %s", e.Name())
+		}
 	}
 }

@@ -22,6 +22,7 @@ const (
 	actionKeyCreated      = "key.created"
 	actionKeyRotated      = "key.rotated"
 	actionKeyRevoked      = "key.revoked"
+	actionBackup          = "database.backup"
 )
 
 // audit records a security-relevant action, one event per target, in one

@@ -40,6 +40,7 @@ func (s *Server) routes() (err error) {
 	mux.Handle("GET /v1/admin/keys", s.requireAdmin(s.handleAdminKeys))
 	mux.Handle("DELETE /v1/admin/keys/{id}", s.requireAdmin(s.handleAdminKeyRevoke))
 	mux.Handle("GET /v1/admin/audit", s.requireAdmin(s.handleAdminAudit))
+	mux.Handle("GET /v1/admin/backup", s.requireAdmin(s.handleAdminBackup))
 	mux.Handle(adminSubtree, s.requireAdmin(s.handleAdminNoRoute))
 
 	mux.Handle("GET /healthz", s.handle(s.handleHealth))
