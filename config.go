@@ -29,6 +29,7 @@ type Config struct {
 	MaxBodyBytes int64  `toml:"max_body_bytes"`
 
 	TrustedProxies []string `toml:"trusted_proxies"`
+	AccessLog      bool     `toml:"access_log"`
 
 	JWT       JWTConfig       `toml:"jwt"`
 	Passwords PasswordsConfig `toml:"passwords"`

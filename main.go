@@ -86,7 +86,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	defer db.Close()
-	srv, err := newServer(ctx, cfg, db, log)
+	srv, err := newServer(ctx, cfg, db, log, stderr)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 )
 
 // newServer builds the server's dependencies from the configuration.
-func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger) (*server.Server, error) {
+func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger, stderr io.Writer) (*server.Server, error) {
 	tokens, err := newTokens(ctx, cfg, db)
 	if err != nil {
 		return nil, err
@@ -37,7 +38,12 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers,
 			Upstream: r.Upstream, UpstreamTimeout: r.UpstreamTimeout.Duration}
 	}
+	var accessLog *slog.Logger
+	if cfg.AccessLog {
+		accessLog = slog.New(slog.NewJSONHandler(stderr, nil))
+	}
 	return server.New(server.Config{
+		AccessLog:                 accessLog,
 		AllowSignup:               cfg.AllowSignup,
 		MaxBodyBytes:              cfg.MaxBodyBytes,
 		KeyPrefix:                 cfg.Keys.Prefix,

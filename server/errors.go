@@ -83,7 +83,7 @@ func apiErrorFor(err error) *apiError {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := apiErrorFor(err)
 	if ae.status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed",
+		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(w)),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	h := w.Header()

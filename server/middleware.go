@@ -20,7 +20,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.ErrorContext(r.Context(), "panic serving request",
+			s.log.ErrorContext(r.Context(), "panic serving request", slog.String("request_id", requestID(w)),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 			s.writeError(w, r, errInternal)

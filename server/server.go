@@ -51,6 +51,10 @@ type Config struct {
 	AuditMaxEvents int
 	AuditMaxAge    time.Duration
 
+	// AccessLog, if not nil, gets one line per request (method, path,
+	// status, bytes, duration, request id); nil: no access log.
+	AccessLog *slog.Logger
+
 	Assets fs.FS        // served at GET /; nil: a 404 there
 	Logger *slog.Logger // nil: logs are discarded
 
@@ -100,6 +104,7 @@ type Server struct {
 	mux        *http.ServeMux
 	routeTable *http.ServeMux // the protected routes alone, for matching original requests
 	log        *slog.Logger
+	requestIDs *requestIDs
 	now        func() time.Time
 	rand       io.Reader
 
@@ -113,14 +118,15 @@ type Server struct {
 func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher) (*Server, error) {
 	cfg = withDefaults(cfg)
 	s := &Server{
-		cfg:       cfg,
-		db:        db,
-		tokens:    tokens,
-		passwords: passwords,
-		keys:      newKeyCache(),
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		rand:      cfg.Rand,
+		cfg:        cfg,
+		db:         db,
+		tokens:     tokens,
+		passwords:  passwords,
+		keys:       newKeyCache(),
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		rand:       cfg.Rand,
+		requestIDs: newRequestIDs(),
 	}
 	s.limits = limiter.New(limiter.Options{IdleTTL: cfg.IdleTTL, Load: s.loadUsage})
 	s.loginLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.LoginPerMinute, Period: time.Minute})
@@ -142,7 +148,11 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 	if err := s.routes(); err != nil {
 		return nil, err
 	}
-	s.handler = s.recoverPanics(s.mux)
+	h := s.recoverPanics(s.mux)
+	if cfg.AccessLog != nil {
+		h = accessLog(cfg.AccessLog, s.now, h)
+	}
+	s.handler = s.withRequestID(h)
 	return s, nil
 }
 
