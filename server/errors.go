@@ -49,6 +49,14 @@ func errRateLimited(detail string, retryAfter time.Duration) error {
 	return &apiError{status: http.StatusTooManyRequests, code: "rate_limited", detail: detail, retryAfter: retryAfter}
 }
 
+func errBadGateway(detail string) error {
+	return &apiError{status: http.StatusBadGateway, code: "bad_gateway", detail: detail}
+}
+
+func errGatewayTimeout(detail string) error {
+	return &apiError{status: http.StatusGatewayTimeout, code: "gateway_timeout", detail: detail}
+}
+
 var errInternal = &apiError{status: http.StatusInternalServerError, code: "internal", detail: "internal server error"}
 
 // apiErrorFor maps any error to what the client sees. Anything not known

@@ -40,11 +40,6 @@ func newKeyEntry(k storage.APIKey, owner storage.User) *keyEntry {
 	return e
 }
 
-// activeAt reports whether the key works at now (unix nanoseconds).
-func (e *keyEntry) activeAt(now int64) bool {
-	return (e.revokedAt == 0 || now < e.revokedAt) && (e.expiresAt == 0 || now < e.expiresAt)
-}
-
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
