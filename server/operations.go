@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"io/fs"
 	"net/http"
 
 	"github.com/keygate/keygate/storage"
@@ -14,27 +13,6 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
-}
-
-// handleIndex serves GET /: the page in Assets that says what keygate is.
-func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) error {
-	if s.cfg.Assets == nil {
-		return errNotFound("no page here; the API is under /v1/")
-	}
-	page, err := fs.ReadFile(s.cfg.Assets, "index.html")
-	if errors.Is(err, fs.ErrNotExist) {
-		return errNotFound("no page here; the API is under /v1/")
-	} else if err != nil {
-		return err
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-cache")
-	_, _ = w.Write(page) // a failed write is a client that left; nothing to tell it
 	return nil
 }
 

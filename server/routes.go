@@ -44,7 +44,12 @@ func (s *Server) routes() (err error) {
 	mux.Handle(adminSubtree, s.requireAdmin(s.handleAdminNoRoute))
 
 	mux.Handle("GET /healthz", s.handle(s.handleHealth))
-	mux.Handle("GET /{$}", s.handle(s.handleIndex))
+	dash, err := newDashboard(s.cfg.Assets)
+	if err != nil {
+		return err
+	}
+	mux.Handle("GET /{$}", s.handle(dash.handleIndex))
+	mux.Handle("GET /assets/{file...}", s.handle(dash.handleAsset))
 
 	mux.Handle("/v1/forward-auth", s.handle(s.handleForwardAuth))
 	mux.Handle("POST /v1/keys/verify", s.handle(s.handleKeyVerify))

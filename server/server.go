@@ -55,7 +55,7 @@ type Config struct {
 	// status, bytes, duration, request id); nil: no access log.
 	AccessLog *slog.Logger
 
-	Assets fs.FS        // served at GET /; nil: a 404 there
+	Assets fs.FS        // the dashboard: index.html at GET /, the rest at /assets/; nil: 404s there
 	Logger *slog.Logger // nil: logs are discarded
 
 	Now  func() time.Time // nil: time.Now
