@@ -95,6 +95,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	log.Info("keygate serving", "addr", ln.Addr().String(), "db", cfg.DBPath, "version", version)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnSignal(ctx, hup, *fs.config, getenv, cfg, srv, log)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

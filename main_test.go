@@ -461,3 +461,67 @@ func TestServe_Defaults(t *testing.T) {
 		t.Errorf("keygate.db mode %o, want 600", perm)
 	}
 }
+
+// SIGHUP re-reads the file: tiers and routes change for the next request;
+// a bad file keeps the running configuration and says why; a setting that
+// cannot change live is reported as needing a restart.
+func TestBinary_ReloadOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	base := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndb_path = %q\n[passwords]\nbcrypt_cost = 4\n", filepath.Join(dir, "keygate.db"))
+	config := writeConfigAt(t, dir, base+"[tiers.basic]\nper_minute = 100\nper_day = 1000\n")
+	p := start(t, config)
+	access := p.login(t, true)
+	var k struct{ ID, Key string }
+	p.call(t, "POST", "/v1/keys", `{"name":"ci"}`, &k, "Authorization: Bearer "+access)
+	chat := func(path string) int {
+		return p.call(t, "POST", path, `{}`, nil, "X-API-Key: "+k.Key)
+	}
+	if code := chat("/v1/chat"); code != 200 {
+		t.Fatalf("chat = %d", code)
+	}
+	if code := chat("/v1/extra"); code != 404 {
+		t.Fatalf("extra before reload = %d", code)
+	}
+	hup := func(want string) {
+		t.Helper()
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(p.stderr.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log after SIGHUP:\n%s", want, p.stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Lower the limit and add a route.
+	writeConfigAt(t, dir, base+"[tiers.basic]\nper_minute = 2\nper_day = 1000\n"+
+		"[[routes]]\nmethod = \"POST\"\npath = \"/v1/chat\"\ntiers = [\"basic\"]\n"+
+		"[[routes]]\nmethod = \"POST\"\npath = \"/v1/extra\"\ntiers = [\"basic\"]\n")
+	hup("configuration reloaded")
+	if code := chat("/v1/extra"); code != 200 {
+		t.Errorf("new route after reload = %d", code)
+	}
+	var limit string
+	for range 3 {
+		req, _ := http.NewRequest("POST", p.base+"/v1/chat", strings.NewReader("{}"))
+		req.Header.Set("X-API-Key", k.Key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		limit = res.Header.Get("X-RateLimit-Limit")
+	}
+	if limit != "2" {
+		t.Errorf("X-RateLimit-Limit after reload = %q, want 2", limit)
+	}
+	// A broken file changes nothing and the log says what is wrong.
+	writeConfigAt(t, dir, base+"[tiers.basic]\nper_minute = 0\nper_day = 1000\n")
+	hup("tiers.basic.per_minute")
+	if code := chat("/v1/extra"); code != 200 && code != 429 {
+		t.Errorf("route lost after a bad reload: %d", code)
+	}
+	// The listen address cannot change live.
+	writeConfigAt(t, dir, strings.Replace(base, "127.0.0.1:0", "127.0.0.1:1", 1)+"[tiers.basic]\nper_minute = 2\nper_day = 1000\n")
+	hup("setting=listen")
+}

@@ -29,15 +29,6 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	tiers := make(map[string]limiter.Limits, len(cfg.Tiers))
-	for name, t := range cfg.Tiers {
-		tiers[name] = limiter.Limits{PerMinute: t.PerMinute, PerDay: t.PerDay}
-	}
-	routes := make([]server.Route, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers,
-			Upstream: r.Upstream, UpstreamTimeout: r.UpstreamTimeout.Duration}
-	}
 	var accessLog *slog.Logger
 	if cfg.AccessLog {
 		accessLog = slog.New(slog.NewJSONHandler(stderr, nil))
@@ -49,8 +40,8 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 		KeyPrefix:                 cfg.Keys.Prefix,
 		RotationGrace:             cfg.Keys.RotationGrace.Duration,
 		MaxKeysPerUser:            cfg.Keys.MaxPerUser,
-		Tiers:                     tiers,
-		Routes:                    routes,
+		Tiers:                     serverTiers(cfg),
+		Routes:                    serverRoutes(cfg),
 		TrustedProxies:            proxies,
 		LoginPerMinute:            cfg.Throttle.LoginPerMinute,
 		SignupPerHour:             cfg.Throttle.SignupPerHour,
@@ -60,6 +51,23 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 		Assets:                    web.FS(),
 		Logger:                    log,
 	}, db, tokens, passwords)
+}
+
+func serverTiers(cfg Config) map[string]limiter.Limits {
+	tiers := make(map[string]limiter.Limits, len(cfg.Tiers))
+	for name, t := range cfg.Tiers {
+		tiers[name] = limiter.Limits{PerMinute: t.PerMinute, PerDay: t.PerDay}
+	}
+	return tiers
+}
+
+func serverRoutes(cfg Config) []server.Route {
+	routes := make([]server.Route, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		routes[i] = server.Route{Method: r.Method, Path: r.Path, Tiers: r.Tiers,
+			Upstream: r.Upstream, UpstreamTimeout: r.UpstreamTimeout.Duration}
+	}
+	return routes
 }
 
 // newTokens signs with the configured HS256 secret, one made on first

@@ -46,7 +46,7 @@ type userPatch struct {
 func (p userPatch) validate(s *Server, self bool) error {
 	if p.Tiers != nil {
 		for _, t := range *p.Tiers {
-			if _, ok := s.tiers[t]; !ok {
+			if _, ok := s.current().tiers[t]; !ok {
 				return errInvalid("tiers: unknown tier %q", t)
 			}
 		}

@@ -18,7 +18,7 @@ func (s *Server) admitted(method, uri string) ([]string, bool) {
 	if err != nil || method == "" {
 		return nil, false
 	}
-	h, _ := s.routeTable.Handler(&http.Request{Method: method, URL: u, Host: "keygate"})
+	h, _ := s.current().routeTable.Handler(&http.Request{Method: method, URL: u, Host: "keygate"})
 	ref, ok := h.(*routeRef)
 	if !ok {
 		return nil, false

@@ -101,7 +101,7 @@ func validKeyName(name string) (string, error) {
 // checkTier says whether u may hold a key of tier: 400 for a tier the
 // server does not have, 403 for one the user was not granted.
 func (s *Server) checkTier(u storage.User, tier string) error {
-	if _, ok := s.tiers[tier]; !ok {
+	if _, ok := s.current().tiers[tier]; !ok {
 		return errInvalid("tier: unknown tier %q", tier)
 	}
 	if !slices.Contains(u.Tiers, tier) {

@@ -37,7 +37,7 @@ func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range methods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != rootSubtree && pattern != adminSubtree && pattern != "" {
+		if _, pattern := s.current().mux.Handler(probe); pattern != rootSubtree && pattern != adminSubtree && pattern != "" {
 			allow = append(allow, m)
 		}
 	}

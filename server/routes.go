@@ -3,17 +3,32 @@ package server
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/keygate/keygate/limiter"
 )
 
-// routes builds the whole route table. Protected routes come from the
+// table is what a configuration reload replaces as one: the tiers, the
+// protected routes, and the route table built on them.
+type table struct {
+	tiers      map[string]*tier
+	mux        *http.ServeMux // every route
+	routeTable *http.ServeMux // the protected routes alone, for matching original requests
+	handler    http.Handler   // mux behind the middleware
+}
+
+// newTable builds the whole route table. Protected routes come from the
 // configuration, so a pattern that clashes with a built-in one is an error
 // here rather than a panic in ServeMux.
-func (s *Server) routes() (err error) {
+func (s *Server) newTable(limits map[string]limiter.Limits, routes []Route) (t *table, err error) {
+	tiers, err := newTiers(limits)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	s.mux = mux
+	t = &table{tiers: tiers, mux: mux, routeTable: http.NewServeMux()}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("server: route table: %v", p)
+			t, err = nil, fmt.Errorf("server: route table: %v", p)
 		}
 	}()
 
@@ -44,25 +59,23 @@ func (s *Server) routes() (err error) {
 	mux.Handle(adminSubtree, s.requireAdmin(s.handleAdminNoRoute))
 
 	mux.Handle("GET /healthz", s.handle(s.handleHealth))
-	dash, err := newDashboard(s.cfg.Assets)
-	if err != nil {
-		return err
-	}
-	mux.Handle("GET /{$}", s.handle(dash.handleIndex))
-	mux.Handle("GET /assets/{file...}", s.handle(dash.handleAsset))
+	mux.Handle("GET /{$}", s.handle(s.dash.handleIndex))
+	mux.Handle("GET /assets/{file...}", s.handle(s.dash.handleAsset))
 
 	mux.Handle("/v1/forward-auth", s.handle(s.handleForwardAuth))
 	mux.Handle("POST /v1/keys/verify", s.handle(s.handleKeyVerify))
 
 	// The protected routes, in the main table and in the one forward auth
 	// and verify match original requests against.
-	s.routeTable = http.NewServeMux()
-	for _, rt := range s.cfg.Routes {
-		s.routeTable.Handle(rt.Method+" "+rt.Path, &routeRef{tiers: rt.Tiers})
+	for _, rt := range routes {
+		if err := checkRouteTiers(rt, tiers); err != nil {
+			return nil, err
+		}
+		t.routeTable.Handle(rt.Method+" "+rt.Path, &routeRef{tiers: rt.Tiers})
 		h := s.handleEcho
 		if rt.Upstream != "" {
 			if h, err = s.newProxy(rt); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		mux.Handle(rt.Method+" "+rt.Path, s.requireKey(rt.Tiers, h))
@@ -70,6 +83,37 @@ func (s *Server) routes() (err error) {
 
 	// Everything else: a JSON 404, or a 405 naming the methods the path has.
 	mux.Handle(rootSubtree, s.handle(s.handleNoRoute))
+
+	h := s.recoverPanics(mux)
+	if s.cfg.AccessLog != nil {
+		h = accessLog(s.cfg.AccessLog, s.now, h)
+	}
+	t.handler = s.withRequestID(h)
+	return t, nil
+}
+
+func checkRouteTiers(rt Route, tiers map[string]*tier) error {
+	for _, name := range rt.Tiers {
+		if tiers[name] == nil {
+			return fmt.Errorf("server: route %s %s: unknown tier %q", rt.Method, rt.Path, name)
+		}
+	}
+	return nil
+}
+
+// current is the table serving requests now.
+func (s *Server) current() *table { return s.table.Load() }
+
+// Reload replaces the tiers and the protected routes. Requests already
+// being served finish under the old ones; the next request sees the new
+// ones, and keys are checked against the new limits from then on. On an
+// error nothing changes.
+func (s *Server) Reload(tiers map[string]limiter.Limits, routes []Route) error {
+	t, err := s.newTable(tiers, routes)
+	if err != nil {
+		return err
+	}
+	s.table.Store(t)
 	return nil
 }
 

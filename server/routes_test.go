@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/limiter"
 	"github.com/keygate/keygate/server"
 )
 
@@ -142,5 +143,41 @@ func TestServe(t *testing.T) {
 	}
 	if keys[0].LastUsedAt.IsZero() {
 		t.Error("last_used_at not flushed on shutdown")
+	}
+}
+
+// Reload swaps tiers and routes for the next request; a bad table changes
+// nothing.
+func TestReload(t *testing.T) {
+	ts := newTestServer(t)
+	_, pair := ts.signUp("ada@example.com")
+	k := ts.newKey(pair.AccessToken, map[string]string{"name": "ci"})
+	want(t, ts.chat(k.Key), 200, "", nil)
+
+	clash := []server.Route{{Method: "GET", Path: "/v1/keys", Tiers: []string{"basic"}}}
+	if err := ts.Reload(ts.config.Tiers, clash); err == nil {
+		t.Fatal("a route clashing with GET /v1/keys was accepted")
+	}
+	unknown := []server.Route{{Method: "POST", Path: "/v1/chat", Tiers: []string{"gold"}}}
+	if err := ts.Reload(ts.config.Tiers, unknown); err == nil {
+		t.Fatal("a route with an unknown tier was accepted")
+	}
+	want(t, ts.chat(k.Key), 200, "", nil) // unchanged
+
+	tiers := map[string]limiter.Limits{"basic": {PerMinute: 1, PerDay: 10}}
+	routes := []server.Route{{Method: "POST", Path: "/v1/echo", Tiers: []string{"basic"}}}
+	if err := ts.Reload(tiers, routes); err != nil {
+		t.Fatal(err)
+	}
+	want(t, ts.chat(k.Key), 404, "not_found", nil)
+	rec := ts.do("POST", "/v1/echo", `{}`, bearer(k.Key))
+	want(t, rec, 200, "", nil)
+	if rec.Header().Get("X-RateLimit-Limit") != "1" {
+		t.Errorf("limit after reload = %q", rec.Header().Get("X-RateLimit-Limit"))
+	}
+	var got key
+	want(t, ts.do("GET", "/v1/keys/"+k.ID, nil, bearer(pair.AccessToken)), 200, "", &got)
+	if got.RateLimitPerMinute != 1 {
+		t.Errorf("key shows %d/min after reload", got.RateLimitPerMinute)
 	}
 }

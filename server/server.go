@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate/auth"
@@ -94,15 +95,13 @@ type Server struct {
 	limits    *limiter.Limiter
 	keys      *keyCache
 	sessions  *sessionSet
-	tiers     map[string]*tier
+	table     atomic.Pointer[table] // the tiers and routes now; replaced by Reload
+	dash      *dashboard
 
 	loginLimit  *limiter.Throttle // login attempts per client address
 	signupLimit *limiter.Throttle // sign-ups per client address
 	loginFails  *limiter.Backoff  // failed logins per (client address, email)
 
-	handler    http.Handler
-	mux        *http.ServeMux
-	routeTable *http.ServeMux // the protected routes alone, for matching original requests
 	log        *slog.Logger
 	requestIDs *requestIDs
 	now        func() time.Time
@@ -137,22 +136,15 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 		return nil, fmt.Errorf("server: loading sessions: %w", err)
 	}
 	s.sessions = newSessionSet(live)
-	tiers, err := newTiers(cfg.Tiers)
-	if err != nil {
-		return nil, err
-	}
-	s.tiers = tiers
 	if err := auth.ValidateKeyPrefix(cfg.KeyPrefix); err != nil {
 		return nil, fmt.Errorf("server: key prefix: %w", err)
 	}
-	if err := s.routes(); err != nil {
+	if s.dash, err = newDashboard(cfg.Assets); err != nil {
 		return nil, err
 	}
-	h := s.recoverPanics(s.mux)
-	if cfg.AccessLog != nil {
-		h = accessLog(cfg.AccessLog, s.now, h)
+	if err := s.Reload(cfg.Tiers, cfg.Routes); err != nil {
+		return nil, err
 	}
-	s.handler = s.withRequestID(h)
 	return s, nil
 }
 
@@ -201,7 +193,7 @@ func withDefaults(cfg Config) Config {
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.handler.ServeHTTP(w, r)
+	s.current().handler.ServeHTTP(w, r)
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, lets

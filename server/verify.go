@@ -47,7 +47,7 @@ func (s *Server) verify(ctx context.Context, raw string, tiers []string, now tim
 	if e == nil {
 		return verification{code: codeNotFound}, err
 	}
-	v := verification{code: codeValid, key: e, tier: s.tiers[e.tier]}
+	v := verification{code: codeValid, key: e, tier: s.current().tiers[e.tier]}
 	if v.code = keyState(e, now.UnixNano()); v.code != codeValid {
 		return v, nil
 	}

@@ -60,7 +60,7 @@ func (s *Server) viewKey(k storage.APIKey, now time.Time) keyView {
 	} else {
 		v.RevokedAt = optionalTimestamp(k.RevokedAt)
 	}
-	if t, ok := s.tiers[k.Tier]; ok {
+	if t, ok := s.current().tiers[k.Tier]; ok {
 		v.RateLimitPerMinute, v.RateLimitPerDay = t.limits.PerMinute, t.limits.PerDay
 	}
 	return v
