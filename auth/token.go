@@ -56,6 +56,11 @@ type TokenOptions struct {
 	Keys []SigningKey
 	// Issuer is the iss claim written and required. It must not be empty.
 	Issuer string
+	// Audience, if not empty, is the aud claim written into every token and
+	// required of every token verified, so a token minted for another
+	// service by the same issuer is refused. Empty: no aud is written or
+	// required.
+	Audience string
 	// AccessTTL is the lifetime of access tokens. It must be positive.
 	AccessTTL time.Duration
 	// RefreshTTL is the lifetime of refresh tokens. It must be positive.
@@ -84,6 +89,7 @@ type Tokens struct {
 	jwks   []JWK                        // EdDSA only: public keys in Keys order
 
 	issuer     string
+	audience   string
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	now        func() time.Time
@@ -105,6 +111,7 @@ func NewTokens(o TokenOptions) (*Tokens, error) {
 	}
 	t := &Tokens{
 		issuer:     o.Issuer,
+		audience:   o.Audience,
 		accessTTL:  o.AccessTTL,
 		refreshTTL: o.RefreshTTL,
 		now:        o.Now,
@@ -121,14 +128,26 @@ func NewTokens(o TokenOptions) (*Tokens, error) {
 	} else {
 		t.setSecret(o.Secret)
 	}
-	t.parser = jwt.NewParser(
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{t.alg}),
 		jwt.WithIssuer(t.issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(t.now),
-	)
+	}
+	if t.audience != "" {
+		opts = append(opts, jwt.WithAudience(t.audience))
+	}
+	t.parser = jwt.NewParser(opts...)
 	return t, nil
+}
+
+// audiences is the aud claim of new tokens, or nil when there is none.
+func (t *Tokens) audiences() jwt.ClaimStrings {
+	if t.audience == "" {
+		return nil
+	}
+	return jwt.ClaimStrings{t.audience}
 }
 
 func (t *Tokens) setSecret(secret []byte) {
@@ -200,6 +219,7 @@ func (t *Tokens) Issue(typ TokenType, userID, sessionID string) (string, Claims,
 	now := t.now()
 	c := Claims{Type: typ, SessionID: sessionID, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    t.issuer,
+		Audience:  t.audiences(),
 		Subject:   userID,
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
