@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -36,6 +37,7 @@ type Config struct {
 	Throttle  ThrottleConfig  `toml:"throttle"`
 	Audit     AuditConfig     `toml:"audit"`
 	Keys      KeysConfig      `toml:"keys"`
+	Metrics   MetricsConfig   `toml:"metrics"`
 	Tiers     map[string]Tier `toml:"tiers"`
 	Routes    []Route         `toml:"routes"`
 }
@@ -72,6 +74,12 @@ type KeysConfig struct {
 	Prefix        string   `toml:"prefix"`
 	RotationGrace Duration `toml:"rotation_grace"`
 	MaxPerUser    int      `toml:"max_per_user"`
+}
+
+// MetricsConfig is the [metrics] table. The zero value serves no metrics.
+type MetricsConfig struct {
+	Enabled bool   `toml:"enabled"` // serve GET /metrics in the Prometheus text format
+	Listen  string `toml:"listen"`  // a separate address for it; empty: the main listener
 }
 
 // Tier is one [tiers.NAME] table.
@@ -261,10 +269,30 @@ func (c *Config) validate() error {
 	if _, err := c.trustedProxies(); err != nil {
 		return err
 	}
+	if err := c.validateMetrics(); err != nil {
+		return err
+	}
 	if err := c.validateTiers(); err != nil {
 		return err
 	}
 	return c.validateRoutes()
+}
+
+func (c *Config) validateMetrics() error {
+	addr := c.Metrics.Listen
+	if addr == "" {
+		return nil
+	}
+	if !c.Metrics.Enabled {
+		return errors.New("metrics.listen: set without metrics.enabled = true")
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return fmt.Errorf("metrics.listen: %q is not a host:port address (such as \"127.0.0.1:9100\")", addr)
+	}
+	if addr == c.Listen {
+		return fmt.Errorf("metrics.listen: %q is also listen; leave it empty to serve the metrics there", addr)
+	}
+	return nil
 }
 
 func (c *Config) validateTiers() error {

@@ -94,6 +94,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if err != nil {
 		return err
 	}
+	metrics, err := listenMetrics(ctx, cfg.Metrics.Listen, srv.MetricsHandler(), log)
+	if err != nil {
+		_ = ln.Close() // nothing was served on it; the metrics error is the one to report
+		return err
+	}
 	log.Info("keygate serving", "addr", ln.Addr().String(), "db", cfg.DBPath, "version", version)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -103,6 +108,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		ready <- ln.Addr().String()
 	}
 	err = srv.Serve(ctx, ln)
+	// The metrics stay up through the drain and the last flush, then stop.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	err = errors.Join(err, metrics.shutdown(stopCtx))
+	cancel()
 	log.Info("keygate stopped")
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -524,4 +525,76 @@ func TestBinary_ReloadOnSIGHUP(t *testing.T) {
 	// The listen address cannot change live.
 	writeConfigAt(t, dir, strings.Replace(base, "127.0.0.1:0", "127.0.0.1:1", 1)+"[tiers.basic]\nper_minute = 2\nper_day = 1000\n")
 	hup("setting=listen")
+}
+
+// [metrics] listen serves GET /metrics, and nothing else, on an address
+// of its own until shutdown; an empty address serves nothing.
+func TestListenMetrics(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "keygate_up 1\n") })
+	if m, err := listenMetrics(t.Context(), "", h, log); m != nil || err != nil {
+		t.Fatalf("empty address: %v, %v", m, err)
+	}
+	m, err := listenMetrics(t.Context(), "127.0.0.1:0", h, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + m.addr.String()
+	for path, wantStatus := range map[string]int{"/metrics": 200, "/healthz": 404} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != wantStatus {
+			t.Errorf("GET %s: %d, want %d", path, res.StatusCode, wantStatus)
+		}
+	}
+	if _, err := listenMetrics(t.Context(), m.addr.String(), h, log); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
+		t.Errorf("an address in use: %v", err)
+	}
+	if err := m.shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := http.Get(base + "/metrics"); err == nil {
+		res.Body.Close()
+		t.Error("still serving after shutdown")
+	}
+}
+
+// [metrics] enabled with no listen serves GET /metrics on the main
+// listener; off, as by default, it is a 404 there.
+func TestServe_Metrics(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(fmt.Sprint("enabled=", enabled), func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeConfigAt(t, dir, fmt.Sprintf("listen = \"127.0.0.1:0\"\ndb_path = %q\n[metrics]\nenabled = %v\n",
+				filepath.Join(dir, "keygate.db"), enabled))
+			ctx, cancel := context.WithCancel(context.Background())
+			ready := make(chan string, 1)
+			done := make(chan error, 1)
+			go func() { done <- serve(ctx, []string{"-config", path}, io.Discard, noEnv, ready) }()
+			var addr string
+			select {
+			case addr = <-ready:
+			case err := <-done:
+				t.Fatal(err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("not ready")
+			}
+			res, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := res.StatusCode == 200 && strings.Contains(string(body), "# TYPE keygate_http_requests_total counter"); got != enabled {
+				t.Errorf("GET /metrics: %d %.200s", res.StatusCode, body)
+			}
+		})
+	}
 }

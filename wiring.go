@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/keygate/keygate/auth"
@@ -35,6 +38,7 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 	}
 	return server.New(server.Config{
 		AccessLog:                 accessLog,
+		Metrics:                   cfg.Metrics.Enabled && cfg.Metrics.Listen == "",
 		AllowSignup:               cfg.AllowSignup,
 		MaxBodyBytes:              cfg.MaxBodyBytes,
 		KeyPrefix:                 cfg.Keys.Prefix,
@@ -139,4 +143,52 @@ func newStoredKey(now time.Time) (storage.SigningKey, error) {
 		return storage.SigningKey{}, err
 	}
 	return storage.SigningKey{ID: k.ID, Seed: k.Seed(), CreatedAt: now.UTC()}, nil
+}
+
+// metricsServer serves the metrics on an address of their own, for
+// [metrics] listen; a nil *metricsServer serves nothing.
+type metricsServer struct {
+	hs     *http.Server
+	addr   net.Addr // where it listens
+	served chan error
+}
+
+// listenMetrics starts serving h at GET /metrics on addr, until shutdown;
+// with an empty addr it serves nothing and returns nil.
+func listenMetrics(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (*metricsServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	m := &metricsServer{addr: ln.Addr(), served: make(chan error, 1), hs: &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}}
+	go func() { m.served <- m.hs.Serve(ln) }()
+	log.Info("metrics serving", "addr", m.addr.String())
+	return m, nil
+}
+
+// shutdown stops serving the metrics, letting a scrape in progress finish
+// until ctx is done. It returns nil after a clean shutdown.
+func (m *metricsServer) shutdown(ctx context.Context) error {
+	if m == nil {
+		return nil
+	}
+	err := m.hs.Shutdown(ctx)
+	if served := <-m.served; !errors.Is(served, http.ErrServerClosed) {
+		err = errors.Join(err, served)
+	}
+	return err
 }

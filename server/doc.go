@@ -12,6 +12,15 @@
 // function that turns an error into a response is writeError (errors.go),
 // which is also the only place a server-side error is logged.
 //
+// # Metrics
+//
+// The Server counts requests by route and status, key checks by outcome,
+// limit refusals and flushes, in atomics it owns (metrics.go); there is no
+// global registry. MetricsHandler writes them in the Prometheus text
+// format, with gauges read at the scrape (metricstext.go), and
+// Config.Metrics serves it at GET /metrics. Each route's counters are bound
+// to its handler when the route table is built, and survive a Reload.
+//
 // # The hot path
 //
 // A request to a protected route is answered from memory once its key has

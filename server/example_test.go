@@ -77,3 +77,39 @@ func ExampleServer_RequireKey() {
 	// 401
 	// 200 reports for usr_ (tier basic) 59
 }
+
+// The metrics can be served away from the API, on a listener only the
+// monitoring system reaches.
+func ExampleServer_MetricsHandler() {
+	dir, _ := os.MkdirTemp("", "keygate-example")
+	defer os.RemoveAll(dir)
+	db, err := storage.Open(filepath.Join(dir, "keygate.db"), storage.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	kg, err := server.New(server.Config{
+		Tiers:  map[string]limiter.Limits{"basic": {PerMinute: 60, PerDay: 10000}},
+		Routes: []server.Route{{Method: "POST", Path: "/v1/chat", Tiers: []string{"basic"}}},
+	}, db, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	monitoring := http.NewServeMux() // served on, say, 127.0.0.1:9100
+	monitoring.Handle("GET /metrics", kg.MetricsHandler())
+
+	req := httptest.NewRequest("POST", "/v1/chat", strings.NewReader(`{"message":"hi"}`))
+	req.Header.Set("X-API-Key", "kg_live_nosuchkey")
+	kg.ServeHTTP(httptest.NewRecorder(), req)
+
+	rec := httptest.NewRecorder()
+	monitoring.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(line, "keygate_http_requests_total") || strings.HasPrefix(line, `keygate_key_checks_total{outcome="not_found"}`) {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// keygate_http_requests_total{route="POST /v1/chat",code="401"} 1
+	// keygate_key_checks_total{outcome="not_found"} 1
+}

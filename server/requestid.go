@@ -80,7 +80,7 @@ func accessLog(log *slog.Logger, now func() time.Time, next http.Handler) http.H
 	})
 }
 
-// statusWriter remembers the status and size of a response. It unwraps
+// statusWriter remembers the final status and size of a response. It unwraps
 // for http.ResponseController, so flushing and deadlines still work.
 type statusWriter struct {
 	http.ResponseWriter
@@ -90,7 +90,8 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
+	// An informational 1xx is followed by the real status, except for 101.
+	if !w.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status, w.wrote = code, true
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -31,39 +31,44 @@ func (s *Server) newTable(limits map[string]limiter.Limits, routes []Route) (t *
 			t, err = nil, fmt.Errorf("server: route table: %v", p)
 		}
 	}()
+	// Every route counts its requests under its own pattern.
+	add := func(pattern string, h http.Handler) { mux.Handle(pattern, s.metrics.routed(pattern, h)) }
 
-	mux.Handle("POST /v1/auth/register", s.handle(s.handleRegister))
-	mux.Handle("POST /v1/auth/login", s.handle(s.handleLogin))
-	mux.Handle("POST /v1/auth/refresh", s.handle(s.handleRefresh))
-	mux.Handle("POST /v1/auth/logout", s.handle(s.handleLogout))
-	mux.Handle("GET /v1/me", s.requireUser(s.handleMe))
-	mux.Handle("POST /v1/me/password", s.requireUser(s.handlePasswordChange))
-	mux.Handle("GET /v1/me/sessions", s.requireUser(s.handleSessionList))
-	mux.Handle("DELETE /v1/me/sessions", s.requireUser(s.handleSessionRevokeAll))
-	mux.Handle("DELETE /v1/me/sessions/{id}", s.requireUser(s.handleSessionRevoke))
-	mux.Handle("GET /.well-known/jwks.json", s.handle(s.handleJWKS))
+	add("POST /v1/auth/register", s.handle(s.handleRegister))
+	add("POST /v1/auth/login", s.handle(s.handleLogin))
+	add("POST /v1/auth/refresh", s.handle(s.handleRefresh))
+	add("POST /v1/auth/logout", s.handle(s.handleLogout))
+	add("GET /v1/me", s.requireUser(s.handleMe))
+	add("POST /v1/me/password", s.requireUser(s.handlePasswordChange))
+	add("GET /v1/me/sessions", s.requireUser(s.handleSessionList))
+	add("DELETE /v1/me/sessions", s.requireUser(s.handleSessionRevokeAll))
+	add("DELETE /v1/me/sessions/{id}", s.requireUser(s.handleSessionRevoke))
+	add("GET /.well-known/jwks.json", s.handle(s.handleJWKS))
 
-	mux.Handle("POST /v1/keys", s.requireUser(s.handleKeyCreate))
-	mux.Handle("GET /v1/keys", s.requireUser(s.handleKeyList))
-	mux.Handle("GET /v1/keys/{id}", s.requireUser(s.handleKeyGet))
-	mux.Handle("DELETE /v1/keys/{id}", s.requireUser(s.handleKeyRevoke))
-	mux.Handle("POST /v1/keys/{id}/rotate", s.requireUser(s.handleKeyRotate))
-	mux.Handle("GET /v1/keys/{id}/usage", s.requireUser(s.handleKeyUsage))
+	add("POST /v1/keys", s.requireUser(s.handleKeyCreate))
+	add("GET /v1/keys", s.requireUser(s.handleKeyList))
+	add("GET /v1/keys/{id}", s.requireUser(s.handleKeyGet))
+	add("DELETE /v1/keys/{id}", s.requireUser(s.handleKeyRevoke))
+	add("POST /v1/keys/{id}/rotate", s.requireUser(s.handleKeyRotate))
+	add("GET /v1/keys/{id}/usage", s.requireUser(s.handleKeyUsage))
 
-	mux.Handle("GET /v1/admin/users", s.requireAdmin(s.handleAdminUsers))
-	mux.Handle("PATCH /v1/admin/users/{id}", s.requireAdmin(s.handleAdminUserUpdate))
-	mux.Handle("GET /v1/admin/keys", s.requireAdmin(s.handleAdminKeys))
-	mux.Handle("DELETE /v1/admin/keys/{id}", s.requireAdmin(s.handleAdminKeyRevoke))
-	mux.Handle("GET /v1/admin/audit", s.requireAdmin(s.handleAdminAudit))
-	mux.Handle("GET /v1/admin/backup", s.requireAdmin(s.handleAdminBackup))
-	mux.Handle(adminSubtree, s.requireAdmin(s.handleAdminNoRoute))
+	add("GET /v1/admin/users", s.requireAdmin(s.handleAdminUsers))
+	add("PATCH /v1/admin/users/{id}", s.requireAdmin(s.handleAdminUserUpdate))
+	add("GET /v1/admin/keys", s.requireAdmin(s.handleAdminKeys))
+	add("DELETE /v1/admin/keys/{id}", s.requireAdmin(s.handleAdminKeyRevoke))
+	add("GET /v1/admin/audit", s.requireAdmin(s.handleAdminAudit))
+	add("GET /v1/admin/backup", s.requireAdmin(s.handleAdminBackup))
+	add(adminSubtree, s.requireAdmin(s.handleAdminNoRoute))
 
-	mux.Handle("GET /healthz", s.handle(s.handleHealth))
-	mux.Handle("GET /{$}", s.handle(s.dash.handleIndex))
-	mux.Handle("GET /assets/{file...}", s.handle(s.dash.handleAsset))
+	add("GET /healthz", s.handle(s.handleHealth))
+	if s.cfg.Metrics {
+		add("GET /metrics", s.MetricsHandler())
+	}
+	add("GET /{$}", s.handle(s.dash.handleIndex))
+	add("GET /assets/{file...}", s.handle(s.dash.handleAsset))
 
-	mux.Handle("/v1/forward-auth", s.handle(s.handleForwardAuth))
-	mux.Handle("POST /v1/keys/verify", s.handle(s.handleKeyVerify))
+	add("/v1/forward-auth", s.handle(s.handleForwardAuth))
+	add("POST /v1/keys/verify", s.handle(s.handleKeyVerify))
 
 	// The protected routes, in the main table and in the one forward auth
 	// and verify match original requests against.
@@ -78,13 +83,14 @@ func (s *Server) newTable(limits map[string]limiter.Limits, routes []Route) (t *
 				return nil, err
 			}
 		}
-		mux.Handle(rt.Method+" "+rt.Path, s.requireKey(rt.Tiers, h))
+		add(rt.Method+" "+rt.Path, s.requireKey(rt.Tiers, h))
 	}
 
 	// Everything else: a JSON 404, or a 405 naming the methods the path has.
+	// It counts as "other", like anything the mux answers itself.
 	mux.Handle(rootSubtree, s.handle(s.handleNoRoute))
 
-	h := s.recoverPanics(mux)
+	h := s.metrics.instrument(s.recoverPanics(mux))
 	if s.cfg.AccessLog != nil {
 		h = accessLog(s.cfg.AccessLog, s.now, h)
 	}

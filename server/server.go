@@ -56,6 +56,10 @@ type Config struct {
 	// status, bytes, duration, request id); nil: no access log.
 	AccessLog *slog.Logger
 
+	// Metrics serves MetricsHandler at GET /metrics on this handler;
+	// false: no such route (404). The metrics are kept either way.
+	Metrics bool
+
 	Assets fs.FS        // the dashboard: index.html at GET /, the rest at /assets/; nil: 404s there
 	Logger *slog.Logger // nil: logs are discarded
 
@@ -97,6 +101,7 @@ type Server struct {
 	sessions  *sessionSet
 	table     atomic.Pointer[table] // the tiers and routes now; replaced by Reload
 	dash      *dashboard
+	metrics   *metrics
 
 	loginLimit  *limiter.Throttle // login attempts per client address
 	signupLimit *limiter.Throttle // sign-ups per client address
@@ -126,6 +131,7 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 		now:        cfg.Now,
 		rand:       cfg.Rand,
 		requestIDs: newRequestIDs(),
+		metrics:    newMetrics(),
 	}
 	s.limits = limiter.New(limiter.Options{IdleTTL: cfg.IdleTTL, Load: s.loadUsage})
 	s.loginLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.LoginPerMinute, Period: time.Minute})

@@ -21,7 +21,8 @@ type liveSession struct {
 // committed and removed after its revocation is committed, so the set is
 // never more permissive than the store.
 type sessionSet struct {
-	m     sync.Map // session id → *liveSession
+	m     sync.Map     // session id → *liveSession
+	n     atomic.Int64 // entries in m, kept by add, remove and prune
 	dirty dirtyList
 }
 
@@ -39,8 +40,13 @@ func (set *sessionSet) add(s storage.Session) {
 	ls.used.id = s.ID
 	ls.used.at.Store(unixNano(s.LastUsedAt))
 	ls.used.flushed.Store(ls.used.at.Load())
-	set.m.Store(s.ID, ls)
+	if _, loaded := set.m.Swap(s.ID, ls); !loaded {
+		set.n.Add(1)
+	}
 }
+
+// len is the number of sessions held.
+func (set *sessionSet) len() int64 { return set.n.Load() }
 
 // check reports whether session id is live at now and belongs to userID,
 // and records the use.
@@ -75,7 +81,9 @@ func (set *sessionSet) extend(id string, expiresAt time.Time) {
 // remove forgets sessions after their revocation has been committed.
 func (set *sessionSet) remove(ids ...string) {
 	for _, id := range ids {
-		set.m.Delete(id)
+		if _, ok := set.m.LoadAndDelete(id); ok {
+			set.n.Add(-1)
+		}
 	}
 }
 
@@ -83,8 +91,8 @@ func (set *sessionSet) remove(ids ...string) {
 // refused anyway; this only gives the memory back.
 func (set *sessionSet) prune(now time.Time) {
 	set.m.Range(func(k, v any) bool {
-		if ls := v.(*liveSession); now.UnixNano() >= ls.expiresAt.Load() && ls.used.clean() {
-			set.m.Delete(k)
+		if ls := v.(*liveSession); now.UnixNano() >= ls.expiresAt.Load() && ls.used.clean() && set.m.CompareAndDelete(k, v) {
+			set.n.Add(-1)
 		}
 		return true
 	})

@@ -37,8 +37,17 @@ type verification struct {
 // and spends one request of the key's limits if every check passes. It
 // touches no disk once the key has been seen: the key, its owner and its
 // counters are in memory. The error is for failures of keygate itself;
-// a refused key is a verification with a code other than VALID.
+// a refused key is a verification with a code other than VALID. Every
+// verification is counted in the metrics by its code; a failure is not.
 func (s *Server) verify(ctx context.Context, raw string, tiers []string, now time.Time) (verification, error) {
+	v, err := s.verifyUncounted(ctx, raw, tiers, now)
+	if err == nil {
+		s.metrics.keyChecked(v.code)
+	}
+	return v, err
+}
+
+func (s *Server) verifyUncounted(ctx context.Context, raw string, tiers []string, now time.Time) (verification, error) {
 	hash, err := auth.ParseKey(s.cfg.KeyPrefix, raw)
 	if err != nil {
 		return verification{code: codeNotFound}, nil
