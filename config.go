@@ -34,6 +34,7 @@ type Config struct {
 
 	JWT       JWTConfig       `toml:"jwt"`
 	Passwords PasswordsConfig `toml:"passwords"`
+	Sessions  SessionsConfig  `toml:"sessions"`
 	Throttle  ThrottleConfig  `toml:"throttle"`
 	Audit     AuditConfig     `toml:"audit"`
 	Keys      KeysConfig      `toml:"keys"`
@@ -47,6 +48,7 @@ type JWTConfig struct {
 	Algorithm  string   `toml:"algorithm"`
 	Secret     string   `toml:"secret"`
 	Issuer     string   `toml:"issuer"`
+	Audience   string   `toml:"audience"`
 	AccessTTL  Duration `toml:"access_ttl"`
 	RefreshTTL Duration `toml:"refresh_ttl"`
 }
@@ -54,6 +56,12 @@ type JWTConfig struct {
 // PasswordsConfig is the [passwords] table.
 type PasswordsConfig struct {
 	BcryptCost int `toml:"bcrypt_cost"`
+}
+
+// SessionsConfig is the [sessions] table.
+type SessionsConfig struct {
+	MaxAge     Duration `toml:"max_age"`
+	MaxPerUser int      `toml:"max_per_user"`
 }
 
 // ThrottleConfig is the [throttle] table.
@@ -124,11 +132,13 @@ func defaultConfig() Config {
 		JWT: JWTConfig{
 			Algorithm:  "HS256",
 			Issuer:     "keygate",
+			Audience:   "keygate",
 			AccessTTL:  Duration{30 * time.Minute},
 			RefreshTTL: Duration{168 * time.Hour},
 		},
 		TrustedProxies: []string{},
 		Passwords:      PasswordsConfig{BcryptCost: 12},
+		Sessions:       SessionsConfig{MaxAge: Duration{30 * 24 * time.Hour}, MaxPerUser: 100},
 		Throttle:       ThrottleConfig{LoginPerMinute: 20, SignupPerHour: 20, FailedLoginsBeforeBackoff: 5},
 		Audit:          AuditConfig{MaxEvents: 100000, MaxAge: Duration{90 * 24 * time.Hour}},
 		Keys: KeysConfig{
@@ -255,6 +265,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("keys.rotation_grace: %s is negative", c.Keys.RotationGrace)
 	case c.Keys.MaxPerUser < 1:
 		return fmt.Errorf("keys.max_per_user: %d must be at least 1", c.Keys.MaxPerUser)
+	case c.Sessions.MaxAge.Duration < c.JWT.AccessTTL.Duration:
+		return fmt.Errorf("sessions.max_age: %s is shorter than jwt.access_ttl", c.Sessions.MaxAge)
+	case c.Sessions.MaxPerUser < 1:
+		return fmt.Errorf("sessions.max_per_user: %d must be at least 1", c.Sessions.MaxPerUser)
 	case c.Throttle.LoginPerMinute < 1:
 		return fmt.Errorf("throttle.login_per_minute: %d must be at least 1", c.Throttle.LoginPerMinute)
 	case c.Throttle.SignupPerHour < 1:

@@ -86,6 +86,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	defer db.Close()
+	if err := keepPrivate(cfg.DBPath, log); err != nil {
+		return err
+	}
 	srv, err := newServer(ctx, cfg, db, log, stderr)
 	if err != nil {
 		return err
@@ -124,6 +127,23 @@ func openDB(cfg Config, advice string) (*storage.DB, error) {
 		return nil, fmt.Errorf("%s is in use by another keygate process: %s", cfg.DBPath, advice)
 	}
 	return db, err
+}
+
+// keepPrivate makes sure only keygate's user can read the database, which
+// holds password hashes and the token signing secret: a file restored or
+// copied with a looser mode is set back to 0600, and the log says so.
+func keepPrivate(path string, log *slog.Logger) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if mode := info.Mode().Perm(); mode&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("%s is readable by others (mode %04o) and could not be made private: %w", path, mode, err)
+		}
+		log.Warn("database was readable by others; its mode is now 0600", "path", path, "was", fmt.Sprintf("%04o", mode))
+	}
+	return nil
 }
 
 // flags is a command's flag set with the -config flag every command has.

@@ -598,3 +598,27 @@ func TestServe_Metrics(t *testing.T) {
 		})
 	}
 }
+
+// A database restored or copied with a looser mode is made private again
+// on start, and the log says so.
+func TestBinary_DatabaseKeptPrivate(t *testing.T) {
+	config := testConfigFile(t)
+	p := start(t, config)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+	cfg, err := loadConfig(config, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(cfg.DBPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = start(t, config)
+	info, err := os.Stat(cfg.DBPath)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("mode after start = %v, %v; want 0600", info.Mode().Perm(), err)
+	}
+	if !strings.Contains(p.stderr.String(), "mode is now 0600") {
+		t.Errorf("no warning logged:\n%s", p.stderr)
+	}
+}

@@ -44,6 +44,8 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 		KeyPrefix:                 cfg.Keys.Prefix,
 		RotationGrace:             cfg.Keys.RotationGrace.Duration,
 		MaxKeysPerUser:            cfg.Keys.MaxPerUser,
+		SessionMaxAge:             cfg.Sessions.MaxAge.Duration,
+		MaxSessionsPerUser:        cfg.Sessions.MaxPerUser,
 		Tiers:                     serverTiers(cfg),
 		Routes:                    serverRoutes(cfg),
 		TrustedProxies:            proxies,
@@ -78,7 +80,7 @@ func serverRoutes(cfg Config) []server.Route {
 // start and kept in the database, or the database's Ed25519 keys.
 func newTokens(ctx context.Context, cfg Config, db *storage.DB) (*auth.Tokens, error) {
 	opts := auth.TokenOptions{
-		Algorithm: cfg.JWT.Algorithm, Issuer: cfg.JWT.Issuer,
+		Algorithm: cfg.JWT.Algorithm, Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
 		AccessTTL: cfg.JWT.AccessTTL.Duration, RefreshTTL: cfg.JWT.RefreshTTL.Duration,
 	}
 	var err error

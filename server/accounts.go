@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/auth"
@@ -30,6 +31,21 @@ func (c *credentials) validate() error {
 	return auth.ValidatePassword(c.Password)
 }
 
+// checkPasswordWords refuses a new password that contains words anyone
+// would try first against this account: its email's local part and the
+// service's name (ASVS 6.2.11).
+func checkPasswordWords(password, email string) error {
+	p := strings.ToLower(password)
+	local, _, _ := strings.Cut(email, "@")
+	switch {
+	case strings.Contains(p, "keygate"):
+		return errInvalid("password: must not contain the service's name")
+	case len(local) >= 4 && strings.Contains(p, local):
+		return errInvalid("password: must not contain your email address")
+	}
+	return nil
+}
+
 // tooMany is the 429 of login and sign-up throttling.
 func tooMany(what string, wait time.Duration) error {
 	return errRateLimited(fmt.Sprintf("Too many %s; try again in %d seconds", what, wholeSeconds(wait, 1)), wait)
@@ -48,6 +64,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := checkPasswordWords(req.Password, req.Email); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(req.Password)
@@ -98,6 +117,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.loginFails.Reset(pair)
+	s.endBrowserSession(r)
 	tokens, err := s.startSession(r, u.ID)
 	if err != nil {
 		return err

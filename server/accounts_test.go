@@ -31,6 +31,8 @@ func TestRegister(t *testing.T) {
 		{"bad email", map[string]string{"email": "not-an-email", "password": testPassword}, 400, "invalid_request"},
 		{"short password", map[string]string{"email": "a@b.io", "password": "1234567"}, 400, "invalid_request"},
 		{"73-byte password", map[string]string{"email": "a@b.io", "password": long}, 400, "invalid_request"},
+		{"password holds the email", map[string]string{"email": "margaret@b.io", "password": "Margaret1234"}, 400, "invalid_request"},
+		{"password holds the service", map[string]string{"email": "a@b.io", "password": "my-keygate-pw"}, 400, "invalid_request"},
 		{"oversized body", `{"email":"` + strings.Repeat("a", 5000) + `"}`, 413, "payload_too_large"},
 		{"taken, other case", map[string]string{"email": " TAKEN@example.com", "password": testPassword}, 409, "conflict"},
 		{"ok", map[string]string{"email": " New.User@Example.com ", "password": testPassword}, 201, ""},
@@ -126,8 +128,12 @@ func TestMe(t *testing.T) {
 	now := ts.clock.Now()
 	sid := claimsOf(t, pair.AccessToken)["sid"].(string)
 	claims := func(typ, iss string, exp time.Time) jwt.MapClaims {
-		return jwt.MapClaims{"sub": u.ID, "type": typ, "iss": iss, "iat": now.Unix(), "exp": exp.Unix(), "sid": sid}
+		return jwt.MapClaims{"sub": u.ID, "type": typ, "iss": iss, "aud": "keygate", "iat": now.Unix(), "exp": exp.Unix(), "sid": sid}
 	}
+	otherAudience := claims("access", "keygate", now.Add(time.Minute))
+	otherAudience["aud"] = "billing"
+	noAudience := claims("access", "keygate", now.Add(time.Minute))
+	delete(noAudience, "aud")
 	valid := claims("access", "keygate", now.Add(time.Minute))
 	b64 := base64.RawURLEncoding.EncodeToString
 	algNone := b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + b64([]byte(`{"sub":"`+u.ID+`","type":"access","iss":"keygate","exp":9999999999}`)) + "."
@@ -148,11 +154,13 @@ func TestMe(t *testing.T) {
 		{"wrong issuer", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, claims("access", "evil", now.Add(time.Minute))))}, 401, "unauthorized"},
 		{"expired", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, claims("access", "keygate", now.Add(-time.Second))))}, 401, "unauthorized"},
 		{"no exp", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, noExp))}, 401, "unauthorized"},
+		{"other audience", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, otherAudience))}, 401, "unauthorized"},
+		{"no audience", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, noAudience))}, 401, "unauthorized"},
 		{"refresh as access", []string{bearer(pair.RefreshToken)}, 401, "unauthorized"},
 		{"type missing", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, claims("", "keygate", now.Add(time.Minute))))}, 401, "unauthorized"},
 		{"api key as token", []string{bearer("kg_live_" + strings.Repeat("a", 43))}, 401, "unauthorized"},
-		{"unknown session", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"sub": u.ID, "type": "access", "iss": "keygate", "exp": now.Add(time.Minute).Unix(), "sid": "ses_unknown"}))}, 401, "unauthorized"},
-		{"no session", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"sub": u.ID, "type": "access", "iss": "keygate", "exp": now.Add(time.Minute).Unix()}))}, 401, "unauthorized"},
+		{"unknown session", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"sub": u.ID, "type": "access", "iss": "keygate", "aud": "keygate", "exp": now.Add(time.Minute).Unix(), "sid": "ses_unknown"}))}, 401, "unauthorized"},
+		{"no session", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"sub": u.ID, "type": "access", "iss": "keygate", "aud": "keygate", "exp": now.Add(time.Minute).Unix()}))}, 401, "unauthorized"},
 		{"ok, hand-signed", []string{bearer(sign(jwt.SigningMethodHS256, testSecret, valid))}, 200, ""},
 		{"ok", []string{bearer(pair.AccessToken)}, 200, ""},
 	}
@@ -270,4 +278,39 @@ func TestDisabledUser(t *testing.T) {
 	want(t, ts.do("POST", "/v1/auth/login", map[string]string{"email": "ada@example.com", "password": testPassword}), 401, "unauthorized", nil)
 	want(t, ts.do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": pair.RefreshToken}), 401, "unauthorized", nil)
 	want(t, ts.chat(k.Key), 401, "unauthorized", nil)
+}
+
+// However often it is refreshed, a session ends SessionMaxAge after its
+// login (ASVS 7.3.2).
+func TestRefresh_AbsoluteLifetime(t *testing.T) {
+	ts := newTestServer(t) // SessionMaxAge: 30 days; refresh tokens: 7 days
+	_, pair := ts.signUp("ada@example.com")
+	for range 4 { // days 6, 12, 18, 24
+		ts.clock.Advance(6 * 24 * time.Hour)
+		want(t, ts.do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": pair.RefreshToken}), 200, "", &pair)
+	}
+	ts.clock.Advance(5 * 24 * time.Hour) // day 29
+	want(t, ts.do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": pair.RefreshToken}), 200, "", &pair)
+	want(t, ts.do("GET", "/v1/me", nil, bearer(pair.AccessToken)), 200, "", nil)
+	ts.clock.Advance(24*time.Hour + time.Minute) // past day 30
+	want(t, ts.do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": pair.RefreshToken}), 401, "unauthorized", nil)
+	want(t, ts.do("GET", "/v1/me", nil, bearer(pair.AccessToken)), 401, "unauthorized", nil)
+}
+
+// A login past MaxSessionsPerUser ends the least recently used session
+// (ASVS 7.1.2).
+func TestLogin_SessionCap(t *testing.T) {
+	ts := newTestServer(t, func(c *server.Config) { c.MaxSessionsPerUser = 3 })
+	_, first := ts.signUp("ada@example.com")
+	ts.clock.Advance(time.Minute)
+	second := ts.login("ada@example.com")
+	ts.clock.Advance(time.Minute)
+	third := ts.login("ada@example.com")
+	ts.clock.Advance(time.Minute)
+	want(t, ts.do("GET", "/v1/me", nil, bearer(first.AccessToken)), 200, "", nil) // the first is now the most recently used
+	fourth := ts.login("ada@example.com")
+	want(t, ts.do("GET", "/v1/me", nil, bearer(second.AccessToken)), 401, "unauthorized", nil)
+	for _, p := range []tokenPair{first, third, fourth} {
+		want(t, ts.do("GET", "/v1/me", nil, bearer(p.AccessToken)), 200, "", nil)
+	}
 }

@@ -100,6 +100,23 @@ func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request, a
 	return nil
 }
 
+// handleAdminUserSessionsRevoke serves DELETE /v1/admin/users/{id}/sessions:
+// sign a user out everywhere without disabling them, e.g. after their
+// password leaked (ASVS 7.4.5). Their keys keep working.
+func (s *Server) handleAdminUserSessionsRevoke(w http.ResponseWriter, r *http.Request, admin *caller) error {
+	u, err := s.db.UserByID(r.Context(), r.PathValue("id"))
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		return errNotFound("no such user")
+	} else if err != nil {
+		return err
+	}
+	if err := s.revokeUserSessions(r, admin.ID, u.ID, ""); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // adminKeyView is a Key with its owner, for administrators.
 type adminKeyView struct {
 	keyView

@@ -19,6 +19,7 @@ func TestAdmin_OnlyAdmins(t *testing.T) {
 	routes := []struct{ method, path, body string }{
 		{"GET", "/v1/admin/users", ""},
 		{"PATCH", "/v1/admin/users/" + u.ID, `{"role":"admin"}`},
+		{"DELETE", "/v1/admin/users/" + u.ID + "/sessions", ""},
 		{"GET", "/v1/admin/keys", ""},
 		{"GET", "/v1/admin/keys?user_id=" + u.ID, ""},
 		{"DELETE", "/v1/admin/keys/" + k.ID, ""},
@@ -295,4 +296,26 @@ func TestAdmin_Backup(t *testing.T) {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
+}
+
+// An admin signs a user out everywhere without disabling them: their
+// tokens die at once, their keys keep working (ASVS 7.4.5).
+func TestAdmin_RevokeUserSessions(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.makeAdmin("admin@example.com")
+	u, pair := ts.signUp("ada@example.com")
+	other := ts.login("ada@example.com")
+	_, bob := ts.signUp("bob@example.com")
+	k := ts.newKey(pair.AccessToken, map[string]string{"name": "ci"})
+	want(t, ts.do("DELETE", "/v1/admin/users/usr_nobody/sessions", nil, bearer(admin.AccessToken)), 404, "not_found", nil)
+	if rec := ts.do("DELETE", "/v1/admin/users/"+u.ID+"/sessions", nil, bearer(admin.AccessToken)); rec.Code != 204 {
+		t.Fatalf("revoke = %d %s", rec.Code, rec.Body)
+	}
+	for _, p := range []tokenPair{pair, other} {
+		want(t, ts.do("GET", "/v1/me", nil, bearer(p.AccessToken)), 401, "unauthorized", nil)
+		want(t, ts.do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": p.RefreshToken}), 401, "unauthorized", nil)
+	}
+	want(t, ts.chat(k.Key), 200, "", nil)
+	want(t, ts.do("GET", "/v1/me", nil, bearer(bob.AccessToken)), 200, "", nil)
+	ts.login("ada@example.com") // and may sign in again
 }

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"time"
+
+	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/storage"
 )
 
 // Browser sessions. The dashboard marks its requests with
@@ -55,4 +59,21 @@ func (s *Server) overTLS(r *http.Request) bool {
 	}
 	peer := peerAddr(r.RemoteAddr)
 	return peer.IsValid() && s.trusted(peer) && r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+// endBrowserSession revokes the session whose refresh cookie a browser
+// still sends when it signs in again, so signing in never leaves the
+// previous session of that browser alive (ASVS 7.2.4).
+func (s *Server) endBrowserSession(r *http.Request) {
+	token := refreshFromCookie(r)
+	if token == "" {
+		return
+	}
+	claims, err := s.tokens.Verify(token, auth.RefreshToken)
+	if err != nil {
+		return // nothing to end: expired or not ours
+	}
+	if err := s.revokeSession(r, claims.Subject, claims.SessionID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.log.WarnContext(r.Context(), "previous browser session not revoked", "err", err)
+	}
 }

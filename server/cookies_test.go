@@ -57,3 +57,18 @@ func TestBrowserSession(t *testing.T) {
 	want(t, ts.do("GET", "/v1/me", nil, bearer(pair.AccessToken)), 401, "unauthorized", nil)
 	want(t, ts.do("POST", "/v1/auth/refresh", nil, browser, "Cookie: keygate_refresh="+next.Value), 401, "unauthorized", nil)
 }
+
+// Signing in again from a browser that still has a session ends that
+// session (ASVS 7.2.4).
+func TestBrowserSession_LoginReplacesSession(t *testing.T) {
+	ts := newTestServer(t)
+	ts.signUp("ada@example.com")
+	creds := map[string]string{"email": "ada@example.com", "password": testPassword}
+	var old tokenPair
+	rec := ts.do("POST", "/v1/auth/login", creds, browser)
+	want(t, rec, 200, "", &old)
+	cookie := refreshCookieOf(rec.Header())
+	want(t, ts.do("POST", "/v1/auth/login", creds, browser, "Cookie: keygate_refresh="+cookie.Value), 200, "", nil)
+	want(t, ts.do("GET", "/v1/me", nil, bearer(old.AccessToken)), 401, "unauthorized", nil)
+	want(t, ts.do("POST", "/v1/auth/refresh", nil, browser, "Cookie: keygate_refresh="+cookie.Value), 401, "unauthorized", nil)
+}

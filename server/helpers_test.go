@@ -88,7 +88,7 @@ func newTestServerWithTokens(t testing.TB, tokens auth.TokenOptions, opts ...fun
 	for _, o := range opts {
 		o(&cfg)
 	}
-	tokens.Issuer, tokens.AccessTTL, tokens.RefreshTTL, tokens.Now = "keygate", 30*time.Minute, 168*time.Hour, c.Now
+	tokens.Issuer, tokens.Audience, tokens.AccessTTL, tokens.RefreshTTL, tokens.Now = "keygate", "keygate", 30*time.Minute, 168*time.Hour, c.Now
 	ts := &testServer{t: t, path: filepath.Join(t.TempDir(), "keygate.db"), clock: c, config: cfg, tokens: tokens}
 	ts.open()
 	t.Cleanup(func() { ts.db.Close() })

@@ -23,6 +23,9 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request, c 
 	if err := auth.ValidatePassword(req.NewPassword); err != nil {
 		return errInvalid("new_password: must be %d to %d bytes", auth.MinPasswordBytes, auth.MaxPasswordBytes)
 	}
+	if err := checkPasswordWords(req.NewPassword, c.Email); err != nil {
+		return err
+	}
 	pair, now := s.clientIP(r)+" "+c.Email, s.now()
 	if wait := s.loginFails.CheckAt(pair, now); wait > 0 {
 		return tooMany("failed password checks", wait)

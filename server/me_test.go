@@ -21,6 +21,7 @@ func TestPasswordChange(t *testing.T) {
 		{"empty body", []string{auth}, nil, 400, "invalid_request"},
 		{"unknown field", []string{auth}, `{"current_password":"x","new_password":"yyyyyyyy","confirm":"y"}`, 400, "invalid_request"},
 		{"short new", []string{auth}, map[string]string{"current_password": testPassword, "new_password": "short"}, 400, "invalid_request"},
+		{"new holds the service name", []string{auth}, map[string]string{"current_password": testPassword, "new_password": "KeyGate-2026"}, 400, "invalid_request"},
 		{"wrong current", []string{auth}, map[string]string{"current_password": "not my password", "new_password": "a new password"}, 403, "forbidden"},
 	}
 	for _, tc := range tests {

@@ -30,6 +30,13 @@ type Config struct {
 	RotationGrace  time.Duration // how long a rotated key keeps working when the request names no grace; zero: not at all
 	MaxKeysPerUser int           // active keys per user; zero: 100
 
+	// SessionMaxAge is how long a session may last from its login, however
+	// often it is refreshed; zero: 30 days.
+	SessionMaxAge time.Duration
+	// MaxSessionsPerUser is how many live sessions a user may hold; a new
+	// login past it ends the least recently used one. Zero: 100.
+	MaxSessionsPerUser int
+
 	// Tiers are the limits of each tier by name; "basic" must be one.
 	Tiers map[string]limiter.Limits
 	// Routes are the protected routes, served by the built-in echo.
@@ -163,6 +170,12 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.MaxKeysPerUser <= 0 {
 		cfg.MaxKeysPerUser = 100
+	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = 30 * 24 * time.Hour
+	}
+	if cfg.MaxSessionsPerUser <= 0 {
+		cfg.MaxSessionsPerUser = 100
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"time"
 
 	"github.com/keygate/keygate/auth"
 	"github.com/keygate/keygate/storage"
@@ -30,14 +32,54 @@ func (s *Server) startSession(r *http.Request, userID string) (tokenPair, error)
 	now := s.now().UTC()
 	sess := storage.Session{
 		ID: sid, UserID: userID, RefreshID: refresh.ID,
-		CreatedAt: now, LastUsedAt: now, ExpiresAt: refresh.ExpiresAt.Time,
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: s.sessionExpiry(now, refresh.ExpiresAt.Time),
 		UserAgent: truncate(r.UserAgent(), 256), IP: s.clientIP(r),
+	}
+	if err := s.makeRoomForSession(r, userID); err != nil {
+		return tokenPair{}, err
 	}
 	if err := s.db.CreateSession(r.Context(), sess); err != nil {
 		return tokenPair{}, err
 	}
 	s.sessions.add(sess)
 	return pair, nil
+}
+
+// sessionExpiry is when a session created at created ends if its latest
+// refresh token expires at refreshExp: refreshing extends a session, but
+// never past SessionMaxAge after it began (ASVS 7.3.2).
+func (s *Server) sessionExpiry(created, refreshExp time.Time) time.Time {
+	if limit := created.Add(s.cfg.SessionMaxAge); refreshExp.After(limit) {
+		return limit
+	}
+	return refreshExp
+}
+
+// makeRoomForSession revokes a user's least recently used live sessions
+// so that a new one keeps them within MaxSessionsPerUser (ASVS 7.1.2).
+func (s *Server) makeRoomForSession(r *http.Request, userID string) error {
+	all, err := s.db.SessionsByUser(r.Context(), userID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var live []storage.Session
+	for _, sess := range all {
+		if sess.LiveAt(now) {
+			live = append(live, sess)
+		}
+	}
+	if len(live) < s.cfg.MaxSessionsPerUser {
+		return nil
+	}
+	lastUse := func(sess storage.Session) time.Time { return later(sess.LastUsedAt, s.sessions.lastUsed(sess.ID)) }
+	slices.SortFunc(live, func(a, b storage.Session) int { return lastUse(a).Compare(lastUse(b)) })
+	for _, sess := range live[:len(live)-s.cfg.MaxSessionsPerUser+1] {
+		if err := s.revokeSession(r, userID, sess.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // continueSession spends the refresh token described by claims and issues
@@ -48,7 +90,17 @@ func (s *Server) continueSession(r *http.Request, claims *auth.Claims) (tokenPai
 	if err != nil {
 		return tokenPair{}, err
 	}
-	sess, err := s.db.RotateSession(r.Context(), claims.SessionID, claims.ID, refresh.ID, s.now(), refresh.ExpiresAt.Time)
+	current, err := s.db.SessionByID(r.Context(), claims.SessionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return tokenPair{}, errUnauthorized("session revoked")
+	} else if err != nil {
+		return tokenPair{}, err
+	}
+	expires := s.sessionExpiry(current.CreatedAt, refresh.ExpiresAt.Time)
+	if !s.now().Before(expires) {
+		return tokenPair{}, errUnauthorized("session expired: sign in again")
+	}
+	sess, err := s.db.RotateSession(r.Context(), claims.SessionID, claims.ID, refresh.ID, s.now(), expires)
 	switch {
 	case errors.Is(err, storage.ErrTokenReused):
 		s.sessions.remove(claims.SessionID)
