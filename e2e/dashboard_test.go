@@ -122,6 +122,9 @@ func TestDashboard(t *testing.T) {
 			b.waitText("#password-done", "Password changed")
 		}},
 		{"sign out everywhere", func(t *testing.T) {
+			// The password change reloads the session list, which moves the
+			// button: click it only once the list has settled.
+			b.waitJS(`!document.querySelector('#sessions-list .loading') && document.querySelector('#sessions-list').textContent.includes('this session')`)
 			b.click("#sign-out-everywhere")
 			b.click("#confirm-ok")
 			b.waitText("#main", "signed out everywhere")
