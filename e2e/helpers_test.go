@@ -315,6 +315,16 @@ func (b *browser) fill(fields ...string) {
 
 func (b *browser) click(sel string) {
 	b.t.Helper()
+	// Wait until the element has stood still between two polls: a click
+	// aimed while the layout shifts lands on whatever moved under it.
+	b.waitJS(fmt.Sprintf(`(() => {
+		const e = document.querySelector(%s);
+		if (!e) return false;
+		const r = e.getBoundingClientRect(), at = [r.x, r.y, r.width, r.height].join();
+		const still = window.__kgClickAt === at;
+		window.__kgClickAt = at;
+		return still && r.width > 0;
+	})()`, js(sel)))
 	b.do(chromedp.Click(chromedp.CSS(sel)))
 }
 
