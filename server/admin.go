@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 
 	"github.com/keygate/keygate/storage"
 )
@@ -14,16 +13,11 @@ import (
 // handleAdminUsers serves GET /v1/admin/users?limit=&after=: users in
 // email order; pass the last email of a page as after for the next.
 func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request, _ *caller) error {
-	q := r.URL.Query()
-	limit := 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return errInvalid("limit: must be a whole number from 1 to 1000")
-		}
-		limit = n
+	limit, err := queryInt(r, "limit", 0, 1, 1000) // 0: all
+	if err != nil {
+		return err
 	}
-	users, err := s.db.Users(r.Context(), q.Get("after"), limit)
+	users, err := s.db.Users(r.Context(), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		return err
 	}

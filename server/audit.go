@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/keygate/keygate/storage"
 )
@@ -54,16 +53,11 @@ type eventView struct {
 // handleAdminAudit serves GET /v1/admin/audit?limit=&before=: events
 // newest first; pass the last id of a page as before to get the next.
 func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request, _ *caller) error {
-	q := r.URL.Query()
-	limit := 50
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return errInvalid("limit: must be a whole number from 1 to 500")
-		}
-		limit = n
+	limit, err := queryInt(r, "limit", 50, 1, 500)
+	if err != nil {
+		return err
 	}
-	events, err := s.db.Events(r.Context(), q.Get("before"), limit)
+	events, err := s.db.Events(r.Context(), r.URL.Query().Get("before"), limit)
 	if errors.Is(err, storage.ErrInvalid) {
 		return errInvalid("before: not an event id")
 	} else if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -86,4 +87,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	// The status is sent: a failed write means the client went away, and
 	// there is no one left to tell.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// queryInt reads the whole-number query parameter name, between lo and
+// hi; def when it is absent.
+func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, errInvalid("%s: must be a whole number from %d to %d", name, lo, hi)
+	}
+	return n, nil
 }

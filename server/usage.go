@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -18,13 +17,9 @@ type dayCount struct {
 // day, oldest first, ending today. Usage is counted per lineage, so a key
 // shows the history of the keys it replaced.
 func (s *Server) handleKeyUsage(w http.ResponseWriter, r *http.Request, u *caller) error {
-	days := 30
-	if v := r.URL.Query().Get("days"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxUsageDays {
-			return errInvalid("days: must be a whole number from 1 to %d", maxUsageDays)
-		}
-		days = n
+	days, err := queryInt(r, "days", 30, 1, maxUsageDays)
+	if err != nil {
+		return err
 	}
 	k, err := s.ownKey(r, u)
 	if err != nil {
