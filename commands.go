@@ -95,9 +95,13 @@ func readPassword(stdin io.Reader) (string, error) {
 
 // rotateJWTKey is "keygate jwt rotate": a new Ed25519 signing key. The old
 // one stays in the database, published and verifying, until every token
-// it signed has expired; keys past that are deleted here.
+// it signed has expired; keys past that are deleted here. With -drop-old,
+// for a key that may have leaked, every old key goes at once, and every
+// token they signed stops working.
 func rotateJWTKey(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
-	cfg, err := newFlags("jwt rotate", stdout).load(args, getenv)
+	fs := newFlags("jwt rotate", stdout)
+	dropOld := fs.Bool("drop-old", false, "delete every older key now: their tokens stop working (for a leaked key)")
+	cfg, err := fs.load(args, getenv)
 	if err != nil {
 		return err
 	}
@@ -117,7 +121,11 @@ func rotateJWTKey(ctx context.Context, args []string, stdout io.Writer, getenv f
 	if err := db.AddSigningKey(ctx, k); err != nil {
 		return err
 	}
-	dropped, err := db.DeleteSigningKeys(ctx, now.Add(-tokenLifetime(cfg)))
+	cutoff := now.Add(-tokenLifetime(cfg))
+	if *dropOld {
+		cutoff = now.Add(time.Second) // every key retired by this rotation, or before
+	}
+	dropped, err := db.DeleteSigningKeys(ctx, cutoff)
 	if err != nil {
 		return err
 	}

@@ -342,6 +342,21 @@ func TestBinary_JWTRotate(t *testing.T) {
 	if kid := tokenKid(t, newToken); kid != after.Keys[0].Kid {
 		t.Errorf("new token kid %q, want %q", kid, after.Keys[0].Kid)
 	}
+	// A leaked key is dropped at once: its tokens stop working.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+	if out, err := exec.Command(binary, "jwt", "rotate", "-config", config, "-drop-old").CombinedOutput(); err != nil {
+		t.Fatalf("rotate -drop-old: %v %s", err, out)
+	}
+	p = start(t, config)
+	var dropped jwks
+	p.call(t, "GET", "/.well-known/jwks.json", "", &dropped)
+	if len(dropped.Keys) != 1 || dropped.Keys[0].Kid == after.Keys[0].Kid {
+		t.Errorf("after -drop-old: %+v, want only a new key", dropped)
+	}
+	if code := p.call(t, "GET", "/v1/me", "", nil, "Authorization: Bearer "+newToken); code != 401 {
+		t.Errorf("token of a dropped key: %d, want 401", code)
+	}
 	// With HS256 there is nothing to rotate.
 	out, err = exec.Command(binary, "jwt", "rotate", "-config", testConfigFile(t)).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "EdDSA") {

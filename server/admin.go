@@ -111,6 +111,20 @@ func (s *Server) handleAdminUserSessionsRevoke(w http.ResponseWriter, r *http.Re
 	return nil
 }
 
+// handleAdminSessionsRevoke serves DELETE /v1/admin/sessions: sign
+// everyone out but the admin asking, e.g. after a suspected leak (ASVS
+// 7.4.5). Keys keep working.
+func (s *Server) handleAdminSessionsRevoke(w http.ResponseWriter, r *http.Request, admin *caller) error {
+	ids, err := s.db.RevokeAllSessions(r.Context(), admin.SessionID, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	s.sessions.remove(ids...)
+	s.audit(r, admin.ID, actionSessionRevoked, ids...)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // adminKeyView is a Key with its owner, for administrators.
 type adminKeyView struct {
 	keyView

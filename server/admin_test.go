@@ -20,6 +20,7 @@ func TestAdmin_OnlyAdmins(t *testing.T) {
 		{"GET", "/v1/admin/users", ""},
 		{"PATCH", "/v1/admin/users/" + u.ID, `{"role":"admin"}`},
 		{"DELETE", "/v1/admin/users/" + u.ID + "/sessions", ""},
+		{"DELETE", "/v1/admin/sessions", ""},
 		{"GET", "/v1/admin/keys", ""},
 		{"GET", "/v1/admin/keys?user_id=" + u.ID, ""},
 		{"DELETE", "/v1/admin/keys/" + k.ID, ""},
@@ -318,4 +319,22 @@ func TestAdmin_RevokeUserSessions(t *testing.T) {
 	want(t, ts.chat(k.Key), 200, "", nil)
 	want(t, ts.do("GET", "/v1/me", nil, bearer(bob.AccessToken)), 200, "", nil)
 	ts.login("ada@example.com") // and may sign in again
+}
+
+// The incident switch: every session but the admin's own ends at once.
+func TestAdmin_RevokeAllSessions(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.makeAdmin("admin@example.com")
+	otherAdmin := ts.login("admin@example.com")
+	_, ada := ts.signUp("ada@example.com")
+	_, bob := ts.signUp("bob@example.com")
+	k := ts.newKey(ada.AccessToken, map[string]string{"name": "ci"})
+	if rec := ts.do("DELETE", "/v1/admin/sessions", nil, bearer(admin.AccessToken)); rec.Code != 204 {
+		t.Fatalf("revoke all = %d %s", rec.Code, rec.Body)
+	}
+	for _, p := range []tokenPair{otherAdmin, ada, bob} {
+		want(t, ts.do("GET", "/v1/me", nil, bearer(p.AccessToken)), 401, "unauthorized", nil)
+	}
+	want(t, ts.do("GET", "/v1/me", nil, bearer(admin.AccessToken)), 200, "", nil)
+	want(t, ts.chat(k.Key), 200, "", nil)
 }

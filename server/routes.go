@@ -55,6 +55,7 @@ func (s *Server) newTable(limits map[string]limiter.Limits, routes []Route) (t *
 	add("GET /v1/admin/users", s.requireAdmin(s.handleAdminUsers))
 	add("PATCH /v1/admin/users/{id}", s.requireAdmin(s.handleAdminUserUpdate))
 	add("DELETE /v1/admin/users/{id}/sessions", s.requireAdmin(s.handleAdminUserSessionsRevoke))
+	add("DELETE /v1/admin/sessions", s.requireAdmin(s.handleAdminSessionsRevoke))
 	add("GET /v1/admin/keys", s.requireAdmin(s.handleAdminKeys))
 	add("DELETE /v1/admin/keys/{id}", s.requireAdmin(s.handleAdminKeyRevoke))
 	add("GET /v1/admin/audit", s.requireAdmin(s.handleAdminAudit))

@@ -240,6 +240,47 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, except string, at 
 	return revoked, nil
 }
 
+// RevokeAllSessions revokes (RevokedAt = at) every live session of every
+// user, except the one with id except ("" = none), in one Update, and
+// returns the ids it revoked. It is the incident-response switch: after a
+// suspected leak, everyone signs in again. Safe for concurrent use.
+func (db *DB) RevokeAllSessions(ctx context.Context, except string, at time.Time) ([]string, error) {
+	if at.IsZero() {
+		return nil, fmt.Errorf("%w: zero revocation time", ErrInvalid)
+	}
+	var revoked []string
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		revoked = []string{} // reset: nothing from a failed attempt survives
+		b := tx.Bucket(bucketSessions)
+		var live []Session
+		err := b.ForEach(func(k, v []byte) error {
+			s, err := getSession(tx, string(k))
+			if err != nil {
+				return err
+			}
+			if string(k) != except && s.LiveAt(at) {
+				live = append(live, s)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, s := range live { // written after the walk: a cursor must not see its own writes
+			s.RevokedAt = utc(at)
+			if err := putJSON(b, []byte(s.ID), sessionToRecord(s)); err != nil {
+				return err
+			}
+			revoked = append(revoked, s.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
 // PruneSessions deletes, with their index entries, the sessions that expired
 // (ExpiresAt) or were revoked (RevokedAt) before cutoff, in one write
 // transaction, and returns how many it deleted. A session deleted this way

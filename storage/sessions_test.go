@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -371,5 +372,34 @@ func TestDB_PruneSessions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDB_RevokeAllSessions(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for i, user := range []string{"usr_a", "usr_a", "usr_b", "usr_c"} {
+		s := storage.Session{ID: fmt.Sprintf("ses_%d", i), UserID: user, RefreshID: "jti", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.RevokeSession(ctx, "ses_3", now); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := db.RevokeAllSessions(ctx, "ses_1", now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ids) != "[ses_0 ses_2]" {
+		t.Errorf("revoked %v, want [ses_0 ses_2]", ids)
+	}
+	live, err := db.LiveSessions(ctx, now.Add(2*time.Minute))
+	if err != nil || len(live) != 1 || live[0].ID != "ses_1" {
+		t.Errorf("live after = %v, %v; want only ses_1", live, err)
+	}
+	if _, err := db.RevokeAllSessions(ctx, "", time.Time{}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("zero time: %v", err)
 	}
 }
