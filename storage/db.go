@@ -57,6 +57,7 @@ var (
 	bucketUsers          = []byte("users")
 	bucketUsersByEmail   = []byte("users_by_email")
 	bucketKeys           = []byte("keys")
+	bucketKeyLastUsed    = []byte("key_last_used")
 	bucketKeysByHash     = []byte("keys_by_hash")
 	bucketKeysByOwner    = []byte("keys_by_owner")
 	bucketSessions       = []byte("sessions")
@@ -74,7 +75,7 @@ func allBuckets() [][]byte {
 	return [][]byte{
 		bucketMeta, bucketUsers, bucketUsersByEmail, bucketKeys, bucketKeysByHash,
 		bucketKeysByOwner, bucketSessions, bucketSessionsByUser, bucketUsage,
-		bucketAudit, bucketSigningKeys,
+		bucketAudit, bucketSigningKeys, bucketKeyLastUsed,
 	}
 }
 

@@ -32,6 +32,8 @@ composite key unambiguous.
 	keys              key id -> JSON key record (holds the SHA-256, never the raw key)
 	keys_by_hash      SHA-256 of the raw key (32 bytes) -> key id
 	keys_by_owner     user id + "/" + key id -> empty
+	key_last_used     key id -> last use, unix nanoseconds, uint64 big-endian (written
+	                  by Flush apart from the record, so a flush rewrites 8 bytes a key)
 	sessions          session id -> JSON session record
 	sessions_by_user  user id + "/" + session id -> empty
 	usage             lineage + "/" + "2006-01-02" (UTC day) -> count, uint64 big-endian

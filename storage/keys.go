@@ -203,7 +203,7 @@ func (db *DB) AllAPIKeys(ctx context.Context) ([]APIKey, error) {
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("storage: decode key record: %w", err)
 			}
-			keys = append(keys, r.key())
+			keys = append(keys, withLastUsed(tx, r.key()))
 			return nil
 		})
 	})
@@ -312,5 +312,16 @@ func getKey(tx *bolt.Tx, id string) (APIKey, error) {
 	if !ok {
 		return APIKey{}, fmt.Errorf("%w: key %q", ErrNotFound, id)
 	}
-	return r.key(), nil
+	return withLastUsed(tx, r.key()), nil
+}
+
+// withLastUsed sets k.LastUsedAt from the key_last_used bucket when that is
+// later than the record's own (which holds only what older versions wrote).
+func withLastUsed(tx *bolt.Tx, k APIKey) APIKey {
+	if n, ok := decodeUint(tx.Bucket(bucketKeyLastUsed).Get([]byte(k.ID))); ok {
+		if at := time.Unix(0, int64(n)).UTC(); at.After(k.LastUsedAt) {
+			k.LastUsedAt = at
+		}
+	}
+	return k
 }

@@ -64,8 +64,7 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 		if err := flushUsage(tx.Bucket(bucketUsage), b.Usage); err != nil {
 			return err
 		}
-		keyLastUsed := func(r *keyRecord) *time.Time { return &r.LastUsedAt }
-		if err := flushLastUsed(tx.Bucket(bucketKeys), b.Keys, keyLastUsed); err != nil {
+		if err := flushKeyLastUsed(tx, b.Keys); err != nil {
 			return err
 		}
 		sessionLastUsed := func(r *sessionRecord) *time.Time { return &r.LastUsedAt }
@@ -82,6 +81,28 @@ func flushUsage(b *bolt.Bucket, usage []Usage) error {
 			continue
 		}
 		if err := b.Put(key, encodeUint(uint64(u.Count))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushKeyLastUsed stores the last use of each existing key as 8 bytes in
+// its own bucket. Rewriting each key's JSON record instead cost most of a
+// flush: a busy server's flush touches every key used in the last second.
+func flushKeyLastUsed(tx *bolt.Tx, entries []LastUsed) error {
+	keys, b := tx.Bucket(bucketKeys), tx.Bucket(bucketKeyLastUsed)
+	for _, lu := range entries {
+		id := []byte(lu.ID)
+		if keys.Get(id) == nil {
+			continue // revoked and gone, or never there
+		}
+		stored, _ := decodeUint(b.Get(id))
+		at := uint64(lu.At.UnixNano())
+		if at <= stored {
+			continue
+		}
+		if err := b.Put(id, encodeUint(at)); err != nil {
 			return err
 		}
 	}
