@@ -21,6 +21,7 @@ func TestAdmin_OnlyAdmins(t *testing.T) {
 		{"PATCH", "/v1/admin/users/" + u.ID, `{"role":"admin"}`},
 		{"DELETE", "/v1/admin/users/" + u.ID + "/sessions", ""},
 		{"DELETE", "/v1/admin/sessions", ""},
+		{"POST", "/v1/admin/users/" + u.ID + "/password-reset", ""},
 		{"GET", "/v1/admin/keys", ""},
 		{"GET", "/v1/admin/keys?user_id=" + u.ID, ""},
 		{"DELETE", "/v1/admin/keys/" + k.ID, ""},

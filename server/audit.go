@@ -22,6 +22,9 @@ const (
 	actionKeyRotated      = "key.rotated"
 	actionKeyRevoked      = "key.revoked"
 	actionBackup          = "database.backup"
+
+	actionPasswordResetIssued = "user.password_reset_issued"
+	actionPasswordReset       = "user.password_reset"
 )
 
 // audit records a security-relevant action, one event per target, in one

@@ -18,6 +18,7 @@ func FuzzRequestBodies(f *testing.F) {
 		{"POST", "/v1/auth/login"},
 		{"POST", "/v1/auth/refresh"},
 		{"POST", "/v1/auth/logout"},
+		{"POST", "/v1/auth/password-reset"},
 		{"POST", "/v1/me/password"},
 		{"POST", "/v1/keys"},
 		{"POST", "/v1/keys/" + k.ID + "/rotate"},

@@ -58,6 +58,7 @@ var (
 	bucketUsersByEmail   = []byte("users_by_email")
 	bucketKeys           = []byte("keys")
 	bucketKeyLastUsed    = []byte("key_last_used")
+	bucketPasswordResets = []byte("password_resets")
 	bucketKeysByHash     = []byte("keys_by_hash")
 	bucketKeysByOwner    = []byte("keys_by_owner")
 	bucketSessions       = []byte("sessions")
@@ -75,7 +76,7 @@ func allBuckets() [][]byte {
 	return [][]byte{
 		bucketMeta, bucketUsers, bucketUsersByEmail, bucketKeys, bucketKeysByHash,
 		bucketKeysByOwner, bucketSessions, bucketSessionsByUser, bucketUsage,
-		bucketAudit, bucketSigningKeys, bucketKeyLastUsed,
+		bucketAudit, bucketSigningKeys, bucketKeyLastUsed, bucketPasswordResets,
 	}
 }
 

@@ -34,6 +34,7 @@ composite key unambiguous.
 	keys_by_owner     user id + "/" + key id -> empty
 	key_last_used     key id -> last use, unix nanoseconds, uint64 big-endian (written
 	                  by Flush apart from the record, so a flush rewrites 8 bytes a key)
+	password_resets   SHA-256 of a reset token -> JSON {user id, expiry}; deleted when used
 	sessions          session id -> JSON session record
 	sessions_by_user  user id + "/" + session id -> empty
 	usage             lineage + "/" + "2006-01-02" (UTC day) -> count, uint64 big-endian
