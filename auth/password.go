@@ -60,8 +60,9 @@ func ValidatePassword(p string) error {
 // Hasher hashes and checks passwords with bcrypt at a fixed cost. Create it
 // with NewHasher; the zero value is not usable. It is safe for concurrent use.
 type Hasher struct {
-	cost  int
-	dummy []byte // bcrypt hash of dummyPassword at cost; never modified
+	cost   int
+	dummy  []byte          // bcrypt hash of dummyPassword at cost; never modified
+	common commonPasswords // refused by Hash; never modified
 }
 
 // NewHasher returns a Hasher for the given bcrypt cost, which must be in
@@ -75,15 +76,20 @@ func NewHasher(cost int) (*Hasher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: computing dummy hash: %w", err)
 	}
-	return &Hasher{cost: cost, dummy: dummy}, nil
+	return &Hasher{cost: cost, dummy: dummy, common: newCommonPasswords()}, nil
 }
 
-// Hash returns the bcrypt hash of password. It returns the error of
-// ValidatePassword for a password of the wrong length, or a wrapped error if
-// bcrypt fails (for example when the system random source fails).
+// Hash returns the bcrypt hash of a new password. It returns the error of
+// ValidatePassword for a password of the wrong length, ErrCommonPassword
+// for one of the most common passwords, or a wrapped error if bcrypt fails
+// (for example when the system random source fails). Check does not look
+// at the list: a password set before it grew still logs in.
 func (h *Hasher) Hash(password string) ([]byte, error) {
 	if err := ValidatePassword(password); err != nil {
 		return nil, err
+	}
+	if h.common.contains(password) {
+		return nil, ErrCommonPassword
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), h.cost)
 	if err != nil {

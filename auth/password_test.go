@@ -107,7 +107,8 @@ func TestHasher_Hash(t *testing.T) {
 	}{
 		{"too short", "short", auth.ErrPasswordTooShort},
 		{"too long", strings.Repeat("a", 73), auth.ErrPasswordTooLong},
-		{"ok", "password1", nil},
+		{"common", "password1", auth.ErrCommonPassword},
+		{"ok", "password-of-mine-1", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ func TestRegister(t *testing.T) {
 		{"73-byte password", map[string]string{"email": "a@b.io", "password": long}, 400, "invalid_request"},
 		{"password holds the email", map[string]string{"email": "margaret@b.io", "password": "Margaret1234"}, 400, "invalid_request"},
 		{"password holds the service", map[string]string{"email": "a@b.io", "password": "my-keygate-pw"}, 400, "invalid_request"},
+		{"common password", map[string]string{"email": "a@b.io", "password": "Password1"}, 400, "invalid_request"},
 		{"oversized body", `{"email":"` + strings.Repeat("a", 5000) + `"}`, 413, "payload_too_large"},
 		{"taken, other case", map[string]string{"email": " TAKEN@example.com", "password": testPassword}, 409, "conflict"},
 		{"ok", map[string]string{"email": " New.User@Example.com ", "password": testPassword}, 201, ""},

@@ -76,6 +76,8 @@ func apiErrorFor(err error) *apiError {
 		return errConflict("conflict").(*apiError)
 	case errors.Is(err, auth.ErrPasswordTooShort), errors.Is(err, auth.ErrPasswordTooLong):
 		return errInvalid("password: must be %d to %d bytes", auth.MinPasswordBytes, auth.MaxPasswordBytes).(*apiError)
+	case errors.Is(err, auth.ErrCommonPassword):
+		return errInvalid("password: one of the most common passwords; choose another").(*apiError)
 	case errors.Is(err, auth.ErrInvalidEmail):
 		return errInvalid("email: not a valid email address").(*apiError)
 	case errors.Is(err, auth.ErrTokenExpired):
