@@ -115,7 +115,7 @@ func start(t *testing.T, config string) *proc {
 		p.base = "http://" + a
 	case err := <-p.exited:
 		t.Fatalf("keygate exited before serving: %v\n%s", err, p.stderr)
-	case <-time.After(10 * time.Second):
+	case <-time.After(60 * time.Second): // generous: start-up hashes a dummy bcrypt password, slow under -race on a loaded machine
 		t.Fatalf("keygate did not start\n%s", p.stderr)
 	}
 	return p
@@ -457,7 +457,7 @@ func TestServe_Defaults(t *testing.T) {
 	case addr = <-ready:
 	case err := <-done:
 		t.Fatal(err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(60 * time.Second): // generous: start-up hashes a dummy bcrypt password, slow under -race on a loaded machine
 		t.Fatal("not ready")
 	}
 	res, err := http.Get("http://" + addr + "/healthz")
@@ -594,7 +594,7 @@ func TestServe_Metrics(t *testing.T) {
 			case addr = <-ready:
 			case err := <-done:
 				t.Fatal(err)
-			case <-time.After(10 * time.Second):
+			case <-time.After(60 * time.Second): // generous: start-up hashes a dummy bcrypt password, slow under -race on a loaded machine
 				t.Fatal("not ready")
 			}
 			res, err := http.Get("http://" + addr + "/metrics")

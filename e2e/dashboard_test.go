@@ -103,9 +103,7 @@ func TestDashboard(t *testing.T) {
 			}
 		}},
 		{"revoke", func(t *testing.T) {
-			b.click(`#keys-list button[data-action="revoke"]`)
-			b.waitText("#confirm-text", "ci bot")
-			b.click("#confirm-ok")
+			b.confirmVia(`#keys-list button[data-action="revoke"]`, "ci bot")
 			b.waitText("#keys-list", "revoked")
 			if got := kg.chat(t, rotatedKey); got != http.StatusUnauthorized {
 				t.Errorf("chat with the revoked key = %d, want 401", got)
@@ -125,8 +123,7 @@ func TestDashboard(t *testing.T) {
 			// The password change reloads the session list, which moves the
 			// button: click it only once the list has settled.
 			b.waitJS(`!document.querySelector('#sessions-list .loading') && document.querySelector('#sessions-list').textContent.includes('this session')`)
-			b.click("#sign-out-everywhere")
-			b.click("#confirm-ok")
+			b.confirmVia("#sign-out-everywhere", "every session")
 			b.waitText("#main", "signed out everywhere")
 			b.reload()
 			b.waitText("#main h1", "Sign in")
@@ -144,8 +141,7 @@ func TestDashboard(t *testing.T) {
 			b.fill(row+" input", "basic, pro")
 			b.click(row + " button[type=submit]")
 			b.waitText(row, "Saved")
-			b.click(row + ` button[data-action="disable"]`)
-			b.click("#confirm-ok")
+			b.confirmVia(row+` button[data-action="disable"]`, "")
 			b.waitText(row, "disabled")
 			if status, _ := kg.api(t, "POST", "/v1/auth/login", "", map[string]string{"email": "ada@example.com", "password": "a new password"}); status != http.StatusUnauthorized {
 				t.Errorf("login of a disabled user = %d, want 401", status)

@@ -277,8 +277,9 @@ func (b *browser) waitJS(expr string) {
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('dialog[open]')?.id || 'no dialog open') + ' | ' + (document.getElementById('main')?.textContent || '')`))
 		b.check()
-		b.t.Fatalf("waiting for %s: %v", expr, err)
+		b.t.Fatalf("waiting for %s: %v; page: %s", expr, err, strings.Join(strings.Fields(page), " "))
 	}
 }
 
@@ -326,6 +327,32 @@ func (b *browser) click(sel string) {
 		return still && r.width > 0;
 	})()`, js(sel)))
 	b.do(chromedp.Click(chromedp.CSS(sel)))
+}
+
+// confirmVia clicks sel, which asks for a confirmation, and confirms. A
+// loaded CI machine has been seen to lose that first click (the dialog
+// never opened, nothing logged), so it clicks again, up to three times,
+// until the dialog is open.
+// The dialog's text must hold text.
+func (b *browser) confirmVia(sel, text string) {
+	b.t.Helper()
+	for try := 0; ; try++ {
+		b.click(sel)
+		if b.within(3*time.Second, `document.getElementById('confirm-dialog').open`) || try == 2 {
+			break
+		}
+	}
+	b.waitText("#confirm-text", text)
+	b.click("#confirm-ok")
+}
+
+// within reports whether the JavaScript expression expr becomes truthy
+// within d.
+func (b *browser) within(d time.Duration, expr string) bool {
+	ctx, cancel := context.WithTimeout(b.ctx, d+time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(d)))
+	return err == nil
 }
 
 // open loads the dashboard at fragment (such as "#/keys").
