@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -46,7 +47,10 @@ var (
 )
 
 // schemaVersion is the version of the bucket layout written by this package.
-const schemaVersion uint64 = 1
+//
+// Version 2 keys usage by day first ("2006-01-02/lineage"); version 1 had
+// the lineage first, and Open moves its counts.
+const schemaVersion uint64 = 2
 
 // defaultTimeout is the lock wait used when Options.Timeout is zero.
 const defaultTimeout = time.Second
@@ -141,6 +145,43 @@ func initSchema(tx *bolt.Tx) error {
 	}
 	if got > schemaVersion {
 		return fmt.Errorf("storage: schema version %d is newer than supported version %d", got, schemaVersion)
+	}
+	if got < 2 {
+		if err := migrateUsageDayFirst(tx); err != nil {
+			return fmt.Errorf("storage: migrating usage to schema 2: %w", err)
+		}
+	}
+	return meta.Put(metaVersion, encodeUint(schemaVersion))
+}
+
+// migrateUsageDayFirst rewrites version 1's "lineage/day" usage keys as
+// "day/lineage", in the transaction that opens the file.
+func migrateUsageDayFirst(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketUsage)
+	type entry struct{ key, value []byte }
+	var moved []entry
+	err := b.ForEach(func(k, v []byte) error {
+		i := bytes.LastIndexByte(k, '/')
+		if i < 0 {
+			return fmt.Errorf("malformed usage key %q", k)
+		}
+		lineage, day := k[:i], k[i+1:]
+		moved = append(moved, entry{compositeKey(string(day), string(lineage)), cloneBytes(v)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketUsage); err != nil {
+		return err
+	}
+	if b, err = tx.CreateBucket(bucketUsage); err != nil {
+		return err
+	}
+	for _, e := range moved {
+		if err := b.Put(e.key, e.value); err != nil {
+			return err
+		}
 	}
 	return nil
 }

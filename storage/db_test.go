@@ -58,7 +58,7 @@ func TestOpen_NewerSchema(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 2))
+		return b.Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 3))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestOpen_NewerSchema(t *testing.T) {
 		db.Close()
 		t.Fatal("Open accepted a newer schema version")
 	}
-	if !strings.Contains(err.Error(), "schema version 2") {
+	if !strings.Contains(err.Error(), "schema version 3") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -210,5 +210,54 @@ func TestDB_CancelledContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: err = %v, want context.Canceled", name, err)
 		}
+	}
+}
+
+// A version 1 file, whose usage keys had the lineage first, is migrated on
+// Open: every count is still there, read by day.
+func TestOpen_MigratesUsageToDayFirst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 1)); err != nil {
+			return err
+		}
+		usage, err := tx.CreateBucket([]byte("usage"))
+		if err != nil {
+			return err
+		}
+		for k, n := range map[string]uint64{"key_a/2026-11-25": 7, "key_a/2026-11-26": 9, "key_b/2026-11-26": 3} {
+			if err := usage.Put([]byte(k), binary.BigEndian.AppendUint64(nil, n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(path, storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	got, err := db.UsageRange(ctx, "key_a", day.AddDate(0, 0, -1), day)
+	if err != nil || len(got) != 2 || got[0].Count != 7 || got[1].Count != 9 {
+		t.Errorf("key_a = %+v, %v", got, err)
+	}
+	if n, err := db.UsageCount(ctx, "key_b", day); err != nil || n != 3 {
+		t.Errorf("key_b = %d, %v", n, err)
 	}
 }

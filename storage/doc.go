@@ -25,7 +25,7 @@ All keys are byte strings; composite keys join ids with "/". Ids must be
 non-empty and must not contain "/" (ErrInvalid otherwise), which keeps every
 composite key unambiguous.
 
-	meta              "version" -> schema version, uint64 big-endian (currently 1)
+	meta              "version" -> schema version, uint64 big-endian (currently 2)
 	                  "secret/" + name -> secret bytes (see DB.Secret)
 	users             user id -> JSON user record
 	users_by_email    email -> user id
@@ -37,7 +37,9 @@ composite key unambiguous.
 	password_resets   SHA-256 of a reset token -> JSON {user id, expiry}; deleted when used
 	sessions          session id -> JSON session record
 	sessions_by_user  user id + "/" + session id -> empty
-	usage             lineage + "/" + "2006-01-02" (UTC day) -> count, uint64 big-endian
+	usage             "2006-01-02" (UTC day) + "/" + lineage -> count, uint64 big-endian
+	                  (day first, so a flush of today's counts touches few pages; schema 1
+	                  had the lineage first and Open migrates it)
 	audit             sequence, uint64 big-endian (bucket NextSequence) -> JSON event
 	                  record without its id; the id is "evt_" + the sequence in 16 hex digits
 	signing_keys      signing key id -> JSON signing key record (holds the private seed)

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"context"
-	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,9 +41,12 @@ func (b Batch) empty() bool {
 	return len(b.Usage) == 0 && len(b.Keys) == 0 && len(b.Sessions) == 0
 }
 
-// usageKey returns "lineage/YYYY-MM-DD" for day's UTC date.
+// usageKey returns "YYYY-MM-DD/lineage" for day's UTC date. The day comes
+// first so that one day's counts sit together in the file: a flush, which
+// writes today's counts, then dirties a few pages instead of one page per
+// lineage scattered over the whole file.
 func usageKey(lineage string, day time.Time) []byte {
-	return compositeKey(lineage, day.UTC().Format(dayLayout))
+	return compositeKey(day.UTC().Format(dayLayout), lineage)
 }
 
 // Flush writes a batch of write-behind counters in one write transaction.
@@ -72,15 +77,24 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 	})
 }
 
-// flushUsage stores max(stored, new) for each count.
+// flushUsage stores max(stored, new) for each count, in key order: bbolt
+// inserts into a page's sorted slice, so keys put in random order cost a
+// copy of the page's entries each, and a day's first flush of many keys
+// went quadratic.
 func flushUsage(b *bolt.Bucket, usage []Usage) error {
-	for _, u := range usage {
-		key := usageKey(u.Lineage, u.Day)
-		stored, _ := decodeUint(b.Get(key)) // a missing or malformed count is 0
+	keys := make([][]byte, len(usage))
+	order := make([]int, len(usage))
+	for i, u := range usage {
+		keys[i], order[i] = usageKey(u.Lineage, u.Day), i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	for _, i := range order {
+		u := usage[i]
+		stored, _ := decodeUint(b.Get(keys[i])) // a missing or malformed count is 0
 		if u.Count <= 0 || uint64(u.Count) <= stored {
 			continue
 		}
-		if err := b.Put(key, encodeUint(uint64(u.Count))); err != nil {
+		if err := b.Put(keys[i], encodeUint(uint64(u.Count))); err != nil {
 			return err
 		}
 	}
@@ -92,6 +106,8 @@ func flushUsage(b *bolt.Bucket, usage []Usage) error {
 // flush: a busy server's flush touches every key used in the last second.
 func flushKeyLastUsed(tx *bolt.Tx, entries []LastUsed) error {
 	keys, b := tx.Bucket(bucketKeys), tx.Bucket(bucketKeyLastUsed)
+	entries = slices.Clone(entries)
+	slices.SortFunc(entries, func(a, b LastUsed) int { return strings.Compare(a.ID, b.ID) }) // see flushUsage
 	for _, lu := range entries {
 		id := []byte(lu.ID)
 		if keys.Get(id) == nil {
@@ -157,23 +173,16 @@ func (db *DB) UsageRange(ctx context.Context, lineage string, from, to time.Time
 	return out, nil
 }
 
-// usageRange scans the keys lineage/from..lineage/to with a cursor. Keys are
-// fixed-width dates after the prefix, so byte order is day order.
+// usageRange reads lineage's count for each day from..to: one lookup a
+// day, since the days of one lineage are apart in the file.
 func usageRange(b *bolt.Bucket, lineage string, from, to time.Time) ([]Usage, error) {
-	prefix := compositeKey(lineage, "")
-	first, last := usageKey(lineage, from), string(usageKey(lineage, to))
 	out := []Usage{}
-	c := b.Cursor()
-	for k, v := c.Seek(first); k != nil && string(k) <= last; k, v = c.Next() {
-		if !hasPrefix(k, prefix) || len(k) != len(prefix)+len(dayLayout) {
-			continue
+	first := from.UTC().Truncate(24 * time.Hour)
+	for day := first; !day.After(to.UTC()); day = day.AddDate(0, 0, 1) {
+		if v := b.Get(usageKey(lineage, day)); v != nil {
+			n, _ := decodeUint(v) // a malformed count reads as 0
+			out = append(out, Usage{Lineage: lineage, Day: day, Count: int64(n)})
 		}
-		day, err := time.Parse(dayLayout, string(k[len(prefix):]))
-		if err != nil {
-			return nil, fmt.Errorf("storage: malformed usage key %q: %w", k, err)
-		}
-		n, _ := decodeUint(v) // a malformed count reads as 0
-		out = append(out, Usage{Lineage: lineage, Day: day, Count: int64(n)})
 	}
 	return out, nil
 }
