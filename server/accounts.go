@@ -31,17 +31,21 @@ func (c *credentials) validate() error {
 	return auth.ValidatePassword(c.Password)
 }
 
-// checkPasswordWords refuses a new password that contains words anyone
-// would try first against this account: its email's local part and the
-// service's name (ASVS 6.2.11).
-func checkPasswordWords(password, email string) error {
+// validNewPassword checks a password about to be set, for the request
+// field named field: its length, and no word anyone would try first
+// against this account, its email's local part or the service's name
+// (ASVS 6.2.11). Hasher.Hash then refuses the most common passwords.
+func validNewPassword(field, password, email string) error {
+	if err := auth.ValidatePassword(password); err != nil {
+		return errInvalid("%s: must be %d to %d bytes", field, auth.MinPasswordBytes, auth.MaxPasswordBytes)
+	}
 	p := strings.ToLower(password)
 	local, _, _ := strings.Cut(email, "@")
 	switch {
 	case strings.Contains(p, "keygate"):
-		return errInvalid("password: must not contain the service's name")
+		return errInvalid("%s: must not contain the service's name", field)
 	case len(local) >= 4 && strings.Contains(p, local):
-		return errInvalid("password: must not contain your email address")
+		return errInvalid("%s: must not contain your email address", field)
 	}
 	return nil
 }
@@ -66,7 +70,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	if err := checkPasswordWords(req.Password, req.Email); err != nil {
+	if err := validNewPassword("password", req.Password, req.Email); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(req.Password)

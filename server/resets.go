@@ -51,9 +51,6 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) err
 	if err := s.decode(w, r, &req, false); err != nil {
 		return err
 	}
-	if err := auth.ValidatePassword(req.NewPassword); err != nil {
-		return errInvalid("new_password: must be %d to %d bytes", auth.MinPasswordBytes, auth.MaxPasswordBytes)
-	}
 	badToken := errUnauthorized("invalid, used or expired reset token")
 	hash, err := auth.ParseKey(resetTokenPrefix, req.Token)
 	if err != nil {
@@ -65,7 +62,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	if err := checkPasswordWords(req.NewPassword, u.Email); err != nil {
+	if err := validNewPassword("new_password", req.NewPassword, u.Email); err != nil {
 		return err
 	}
 	newHash, err := s.passwords.Hash(req.NewPassword)
