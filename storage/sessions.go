@@ -250,33 +250,41 @@ func (db *DB) RevokeAllSessions(ctx context.Context, except string, at time.Time
 	}
 	var revoked []string
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		revoked = []string{} // reset: nothing from a failed attempt survives
-		b := tx.Bucket(bucketSessions)
-		var live []Session
-		err := b.ForEach(func(k, v []byte) error {
-			s, err := getSession(tx, string(k))
-			if err != nil {
-				return err
-			}
-			if string(k) != except && s.LiveAt(at) {
-				live = append(live, s)
-			}
-			return nil
-		})
+		var err error
+		revoked, err = revokeLiveSessions(tx, except, at)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+// revokeLiveSessions revokes, within tx, every session live at at except
+// the one with id except, and returns the ids it revoked.
+func revokeLiveSessions(tx *bolt.Tx, except string, at time.Time) ([]string, error) {
+	b := tx.Bucket(bucketSessions)
+	var live []Session
+	err := b.ForEach(func(k, v []byte) error {
+		s, err := getSession(tx, string(k))
 		if err != nil {
 			return err
 		}
-		for _, s := range live { // written after the walk: a cursor must not see its own writes
-			s.RevokedAt = utc(at)
-			if err := putJSON(b, []byte(s.ID), sessionToRecord(s)); err != nil {
-				return err
-			}
-			revoked = append(revoked, s.ID)
+		if string(k) != except && s.LiveAt(at) {
+			live = append(live, s)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	revoked := []string{}
+	for _, s := range live { // written after the walk: a cursor must not see its own writes
+		s.RevokedAt = utc(at)
+		if err := putJSON(b, []byte(s.ID), sessionToRecord(s)); err != nil {
+			return nil, err
+		}
+		revoked = append(revoked, s.ID)
 	}
 	return revoked, nil
 }
