@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -93,7 +94,8 @@ func readPassword(stdin io.Reader) (string, error) {
 	return line, nil
 }
 
-// rotateJWTKey is "keygate jwt rotate": a new Ed25519 signing key. The old
+// rotateJWTKey is "keygate jwt rotate": under HS256 see rotateHS256Secret;
+// under EdDSA, a new Ed25519 signing key. The old
 // one stays in the database, published and verifying, until every token
 // it signed has expired; keys past that are deleted here. With -drop-old,
 // for a key that may have leaked, every old key goes at once, and every
@@ -106,7 +108,7 @@ func rotateJWTKey(ctx context.Context, args []string, stdout io.Writer, getenv f
 		return err
 	}
 	if cfg.JWT.Algorithm != auth.EdDSA {
-		return errors.New(`jwt rotate: jwt.algorithm is not "EdDSA"; an HS256 secret is changed in the configuration`)
+		return rotateHS256Secret(ctx, cfg, *dropOld, stdout)
 	}
 	db, err := openDB(cfg, "stop the server, rotate, then start it again")
 	if err != nil {
@@ -130,6 +132,35 @@ func rotateJWTKey(ctx context.Context, args []string, stdout io.Writer, getenv f
 		return err
 	}
 	fmt.Fprintf(stdout, "new signing key %s; %d expired key(s) deleted\n", k.ID, dropped)
+	return nil
+}
+
+// rotateHS256Secret replaces the HS256 secret keygate made and keeps in
+// the database. One secret both signs and verifies, so there is no grace:
+// every token stops working and every session ends, which is why it asks
+// for -drop-old. A secret set in the configuration is changed there.
+func rotateHS256Secret(ctx context.Context, cfg Config, dropOld bool, stdout io.Writer) error {
+	if cfg.JWT.Secret != "" {
+		return errors.New("jwt rotate: jwt.secret is set in the configuration (or KEYGATE_JWT_SECRET); change it there")
+	}
+	if !dropOld {
+		return errors.New("jwt rotate: with HS256 a new secret ends every session and every token at once; " +
+			"run it again with -drop-old to do that (or use jwt.algorithm = \"EdDSA\" for rotation with overlap)")
+	}
+	db, err := openDB(cfg, "stop the server, rotate, then start it again")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	ended, err := db.ReplaceSecret(ctx, hs256SecretName, secret, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new HS256 secret; %d session(s) ended, every token signed before is refused\n", ended)
 	return nil
 }
 

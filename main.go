@@ -6,7 +6,7 @@
 //
 //	keygate [serve] [-config FILE]
 //	keygate user create [-config FILE] -email E [-admin] [-tiers basic,pro] < password
-//	keygate jwt rotate [-config FILE]
+//	keygate jwt rotate [-config FILE] [-drop-old]
 //	keygate backup [-config FILE] -out FILE
 //	keygate check [-config FILE]
 //	keygate version
@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return createUser(ctx, args[1:], stdin, stdout, getenv)
 	case "jwt":
 		if len(args) == 0 || args[0] != "rotate" {
-			return errors.New("usage: keygate jwt rotate [-config FILE]")
+			return errors.New("usage: keygate jwt rotate [-config FILE] [-drop-old]")
 		}
 		return rotateJWTKey(ctx, args[1:], stdout, getenv)
 	case "backup":
@@ -80,6 +80,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	warnReadableSecret(*fs.config, cfg, getenv, log)
 
 	db, err := openDB(cfg, "stop it first")
 	if err != nil {
@@ -144,6 +145,24 @@ func keepPrivate(path string, log *slog.Logger) error {
 		log.Warn("database was readable by others; its mode is now 0600", "path", path, "was", fmt.Sprintf("%04o", mode))
 	}
 	return nil
+}
+
+// warnReadableSecret says so when the configuration file holds jwt.secret
+// and others may read it: the secret signs tokens for any user. It does
+// not refuse to start, so an upgrade never takes a running site down.
+func warnReadableSecret(path string, cfg Config, getenv func(string) string, log *slog.Logger) {
+	if cfg.JWT.Secret == "" || getenv("KEYGATE_JWT_SECRET") != "" {
+		return
+	}
+	if path == "" {
+		path = "config.toml"
+	}
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	log.Warn("the configuration file holds jwt.secret and others can read it: chmod 600 it, or set KEYGATE_JWT_SECRET instead",
+		"path", path, "mode", fmt.Sprintf("%04o", info.Mode().Perm()))
 }
 
 // flags is a command's flag set with the -config flag every command has.

@@ -357,10 +357,39 @@ func TestBinary_JWTRotate(t *testing.T) {
 	if code := p.call(t, "GET", "/v1/me", "", nil, "Authorization: Bearer "+newToken); code != 401 {
 		t.Errorf("token of a dropped key: %d, want 401", code)
 	}
-	// With HS256 there is nothing to rotate.
-	out, err = exec.Command(binary, "jwt", "rotate", "-config", testConfigFile(t)).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "EdDSA") {
-		t.Errorf("rotate under HS256: %v %s", err, out)
+}
+
+// With HS256, rotation replaces the generated secret: it asks for
+// -drop-old, because every token and session ends at once.
+func TestBinary_JWTRotateHS256(t *testing.T) {
+	config := testConfigFile(t)
+	p := start(t, config)
+	oldToken := p.login(t, true)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+
+	out, err := exec.Command(binary, "jwt", "rotate", "-config", config).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "-drop-old") {
+		t.Errorf("rotate without -drop-old: %v %s", err, out)
+	}
+	out, err = exec.Command(binary, "jwt", "rotate", "-config", config, "-drop-old").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 session(s) ended") {
+		t.Fatalf("rotate -drop-old: %v %s", err, out)
+	}
+	p = start(t, config)
+	if code := p.call(t, "GET", "/v1/me", "", nil, "Authorization: Bearer "+oldToken); code != 401 {
+		t.Errorf("token signed with the old secret: %d, want 401", code)
+	}
+	newToken := p.login(t, false)
+	if code := p.call(t, "GET", "/v1/me", "", nil, "Authorization: Bearer "+newToken); code != 200 {
+		t.Errorf("token signed with the new secret: %d, want 200", code)
+	}
+
+	// A secret set in the configuration is changed there.
+	withSecret := writeConfigAt(t, t.TempDir(), "[jwt]\nsecret = \"0123456789abcdef0123456789abcdef\"\n")
+	out, err = exec.Command(binary, "jwt", "rotate", "-config", withSecret, "-drop-old").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "change it there") {
+		t.Errorf("rotate with jwt.secret set: %v %s", err, out)
 	}
 }
 
@@ -635,5 +664,41 @@ func TestBinary_DatabaseKeptPrivate(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "mode is now 0600") {
 		t.Errorf("no warning logged:\n%s", p.stderr)
+	}
+}
+
+// A configuration file that holds jwt.secret and that others can read is
+// reported at start; one only its owner reads, or no secret, is not.
+func TestWarnReadableSecret(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeConfigAt(t, dir, "[jwt]\nsecret = \"0123456789abcdef0123456789abcdef\"\n")
+	for _, tc := range []struct {
+		mode os.FileMode
+		env  string
+		want bool
+	}{
+		{0o644, "", true},
+		{0o640, "", true},
+		{0o600, "", false},
+		{0o644, "from-the-environment-0123456789abcdef", false},
+	} {
+		if err := os.Chmod(secret, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		getenv := func(k string) string {
+			if k == "KEYGATE_JWT_SECRET" {
+				return tc.env
+			}
+			return ""
+		}
+		cfg, err := loadConfig(secret, getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		warnReadableSecret(secret, cfg, getenv, slog.New(slog.NewTextHandler(&out, nil)))
+		if got := strings.Contains(out.String(), "chmod 600"); got != tc.want {
+			t.Errorf("mode %04o env %q: warned %v, want %v: %q", tc.mode, tc.env, got, tc.want, out.String())
+		}
 	}
 }

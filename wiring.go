@@ -95,13 +95,16 @@ func newTokens(ctx context.Context, cfg Config, db *storage.DB) (*auth.Tokens, e
 	return auth.NewTokens(opts)
 }
 
+// hs256SecretName is where the generated HS256 secret is kept.
+const hs256SecretName = "jwt.hs256"
+
 // jwtSecret is the configured secret, or one made on first start and kept
 // in the database so tokens stay valid across restarts.
 func jwtSecret(ctx context.Context, cfg Config, db *storage.DB) ([]byte, error) {
 	if cfg.JWT.Secret != "" {
 		return []byte(cfg.JWT.Secret), nil
 	}
-	return db.Secret(ctx, "jwt.hs256", func() ([]byte, error) {
+	return db.Secret(ctx, hs256SecretName, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
 		return b, err
