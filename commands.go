@@ -38,7 +38,10 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return err
 	}
-	hasher, err := auth.NewHasher(cfg.Passwords.BcryptCost)
+	if err := checkNewPassword(password, addr, cfg); err != nil {
+		return err
+	}
+	hasher, err := newHasher(cfg)
 	if err != nil {
 		return err
 	}
@@ -66,6 +69,19 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	fmt.Fprintf(stdout, "created %s %s (%s)\n", role, addr, id)
+	return nil
+}
+
+// checkNewPassword applies the server's rules for a new password: at
+// least 8 characters, and none of the service's words or the email's parts.
+func checkNewPassword(password, email string, cfg Config) error {
+	if err := auth.ValidateNewPassword(password); err != nil {
+		return fmt.Errorf("password: %w", err)
+	}
+	var cw *auth.ContextWordError
+	if err := auth.CheckContextWords(password, email, "keygate", cfg.Keys.Prefix, cfg.JWT.Issuer); errors.As(err, &cw) {
+		return fmt.Errorf("password: must not contain %q (a word of this service or of the email address)", cw.Word)
+	}
 	return nil
 }
 

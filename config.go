@@ -37,6 +37,7 @@ type Config struct {
 	Sessions  SessionsConfig  `toml:"sessions"`
 	Throttle  ThrottleConfig  `toml:"throttle"`
 	Audit     AuditConfig     `toml:"audit"`
+	MFA       MFAConfig       `toml:"mfa"`
 	Keys      KeysConfig      `toml:"keys"`
 	Metrics   MetricsConfig   `toml:"metrics"`
 	Tiers     map[string]Tier `toml:"tiers"`
@@ -53,9 +54,20 @@ type JWTConfig struct {
 	RefreshTTL Duration `toml:"refresh_ttl"`
 }
 
+// MFAConfig is the [mfa] table.
+type MFAConfig struct {
+	// Required is who must turn two-factor authentication on before their
+	// sessions may do more: "none", "admins" or "all".
+	Required string `toml:"required"`
+}
+
 // PasswordsConfig is the [passwords] table.
 type PasswordsConfig struct {
 	BcryptCost int `toml:"bcrypt_cost"`
+	// BreachedList is a file of passwords new ones must not be: one a line,
+	// as they are or as upper-case SHA-1 hex (the Have I Been Pwned
+	// download); empty: none.
+	BreachedList string `toml:"breached_list"`
 }
 
 // SessionsConfig is the [sessions] table.
@@ -141,6 +153,7 @@ func defaultConfig() Config {
 		Sessions:       SessionsConfig{MaxAge: Duration{30 * 24 * time.Hour}, MaxPerUser: 100},
 		Throttle:       ThrottleConfig{LoginPerMinute: 20, SignupPerHour: 20, FailedLoginsBeforeBackoff: 5},
 		Audit:          AuditConfig{MaxEvents: 100000, MaxAge: Duration{90 * 24 * time.Hour}},
+		MFA:            MFAConfig{Required: "none"},
 		Keys: KeysConfig{
 			Prefix:        "kg_live_",
 			RotationGrace: Duration{24 * time.Hour},
@@ -251,6 +264,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("jwt.algorithm: %q is not supported (use \"HS256\" or \"EdDSA\")", c.JWT.Algorithm)
 	case c.JWT.Secret != "" && len(c.JWT.Secret) < 32:
 		return fmt.Errorf("jwt.secret: %d bytes is too short (at least 32; or leave it empty to have one generated)", len(c.JWT.Secret))
+	case c.MFA.Required != "none" && c.MFA.Required != "admins" && c.MFA.Required != "all":
+		return fmt.Errorf("mfa.required: %q must be \"none\", \"admins\" or \"all\"", c.MFA.Required)
 	case c.JWT.Issuer == "":
 		return errors.New("jwt.issuer: must not be empty")
 	case c.JWT.AccessTTL.Duration < time.Minute:

@@ -75,6 +75,7 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"zero login throttle", "[throttle]\nlogin_per_minute = 0\n", []string{"throttle.login_per_minute"}},
 		{"unknown throttle key", "[throttle]\nlogin_per_hour = 5\n", []string{"line 2", "throttle.login_per_hour"}},
 		{"negative audit age", "[audit]\nmax_age = \"-1h\"\n", []string{"audit.max_age"}},
+		{"unknown mfa policy", "[mfa]\nrequired = \"admin\"\n", []string{"mfa.required", `"admin"`}},
 		{"metrics listen without enabled", "[metrics]\nlisten = \"127.0.0.1:9100\"\n", []string{"metrics.listen", "metrics.enabled"}},
 		{"metrics listen not host:port", "[metrics]\nenabled = true\nlisten = \"9100\"\n", []string{"metrics.listen", `"9100"`}},
 		{"metrics listen is listen", "listen = \"127.0.0.1:8080\"\n[metrics]\nenabled = true\nlisten = \"127.0.0.1:8080\"\n", []string{"metrics.listen"}},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/keygate/keygate/auth"
@@ -24,7 +25,7 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	passwords, err := auth.NewHasher(cfg.Passwords.BcryptCost)
+	passwords, err := newHasher(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +54,30 @@ func newServer(ctx context.Context, cfg Config, db *storage.DB, log *slog.Logger
 		SignupPerHour:             cfg.Throttle.SignupPerHour,
 		FailedLoginsBeforeBackoff: cfg.Throttle.FailedLoginsBeforeBackoff,
 		AuditMaxEvents:            cfg.Audit.MaxEvents,
+		MFARequired:               cfg.MFA.Required,
 		AuditMaxAge:               cfg.Audit.MaxAge.Duration,
 		Assets:                    web.FS(),
 		Logger:                    log,
 	}, db, tokens, passwords)
+}
+
+// newHasher is the password hasher of the configuration, refusing the
+// passwords of [passwords] breached_list if one is set.
+func newHasher(cfg Config) (*auth.Hasher, error) {
+	h, err := auth.NewHasher(cfg.Passwords.BcryptCost)
+	if err != nil || cfg.Passwords.BreachedList == "" {
+		return h, err
+	}
+	f, err := os.Open(cfg.Passwords.BreachedList)
+	if err != nil {
+		return nil, fmt.Errorf("passwords.breached_list: %w", err)
+	}
+	defer f.Close()
+	list, err := auth.ReadBreachedList(f)
+	if err != nil {
+		return nil, fmt.Errorf("passwords.breached_list: %s: %w", cfg.Passwords.BreachedList, err)
+	}
+	return h.WithBreachedList(list), nil
 }
 
 func serverTiers(cfg Config) map[string]limiter.Limits {

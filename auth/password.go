@@ -63,6 +63,16 @@ type Hasher struct {
 	cost   int
 	dummy  []byte          // bcrypt hash of dummyPassword at cost; never modified
 	common commonPasswords // refused by Hash; never modified
+
+	breached *BreachedList // the operator's list, also refused; nil: none
+}
+
+// WithBreachedList returns a copy of h whose Hash also refuses the
+// passwords on l, with ErrBreachedPassword; nil: none. h is unchanged.
+func (h *Hasher) WithBreachedList(l *BreachedList) *Hasher {
+	c := *h
+	c.breached = l
+	return &c
 }
 
 // NewHasher returns a Hasher for the given bcrypt cost, which must be in
@@ -81,7 +91,8 @@ func NewHasher(cost int) (*Hasher, error) {
 
 // Hash returns the bcrypt hash of a new password. It returns the error of
 // ValidatePassword for a password of the wrong length, ErrCommonPassword
-// for one of the most common passwords, or a wrapped error if bcrypt fails
+// for one of the most common passwords, ErrBreachedPassword for one on the
+// breached-password list (WithBreachedList), or a wrapped error if bcrypt fails
 // (for example when the system random source fails). Check does not look
 // at the list: a password set before it grew still logs in.
 func (h *Hasher) Hash(password string) ([]byte, error) {
@@ -90,6 +101,9 @@ func (h *Hasher) Hash(password string) ([]byte, error) {
 	}
 	if h.common.contains(password) {
 		return nil, ErrCommonPassword
+	}
+	if h.breached.Contains(password) {
+		return nil, ErrBreachedPassword
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), h.cost)
 	if err != nil {

@@ -41,7 +41,7 @@ const (
 	envKills    = "KEYGATE_CHAOS_KILLS"
 
 	email    = "chaos@example.com"
-	password = "chaos password 1"
+	password = "kill nine, restart, repeat"
 
 	stopTimeout = 15 * time.Second // for a SIGTERM'd server to drain and exit
 )

@@ -61,7 +61,9 @@ type keygate struct {
 	db  *storage.DB
 }
 
-func startKeygate(t *testing.T) *keygate {
+// startKeygate starts keygate with the tests' configuration, changed by
+// opts.
+func startKeygate(t *testing.T, opts ...func(*server.Config)) *keygate {
 	t.Helper()
 	db, err := storage.Open(filepath.Join(t.TempDir(), "keygate.db"), storage.Options{NoSync: true})
 	if err != nil {
@@ -79,7 +81,7 @@ func startKeygate(t *testing.T) *keygate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		AllowSignup:    true,
 		RotationGrace:  time.Hour,
 		LoginPerMinute: 200,
@@ -89,7 +91,11 @@ func startKeygate(t *testing.T) *keygate {
 		},
 		Routes: []server.Route{{Method: "POST", Path: "/v1/chat", Tiers: []string{"basic", "pro"}}},
 		Assets: web.FS(),
-	}, db, tokens, hasher)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := server.New(cfg, db, tokens, hasher)
 	if err != nil {
 		t.Fatal(err)
 	}

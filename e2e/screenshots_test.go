@@ -73,6 +73,13 @@ func TestScreenshots(t *testing.T) {
 	b.waitText("#sessions-list", "this session")
 	b.shoot("account")
 
+	b.click("#mfa-enable")
+	b.fill("#mfa-password", password)
+	b.click("#mfa-submit")
+	b.waitJS(`document.activeElement?.id === 'mfa-secret'`)
+	eval[bool](b, `(document.getElementById('mfa').scrollIntoView(), true)`)
+	b.shoot("mfa-enrol")
+
 	b.open("#/admin/users")
 	b.waitText("#users-list", "ada@example.com")
 	b.shoot("admin-users")

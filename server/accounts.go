@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/keygate/keygate/auth"
@@ -20,6 +19,13 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
+// loginRequest is the body of POST /v1/auth/login: the credentials and,
+// for a user with two-factor authentication on, a TOTP or recovery code.
+type loginRequest struct {
+	credentials
+	Code string `json:"code"`
+}
+
 // validate normalises the email and checks the password's length, so a
 // password bcrypt would truncate is refused rather than half-checked.
 func (c *credentials) validate() error {
@@ -32,22 +38,34 @@ func (c *credentials) validate() error {
 }
 
 // validNewPassword checks a password about to be set, for the request
-// field named field: its length, and no word anyone would try first
-// against this account, its email's local part or the service's name
-// (ASVS 6.2.11). Hasher.Hash then refuses the most common passwords.
-func validNewPassword(field, password, email string) error {
-	if err := auth.ValidatePassword(password); err != nil {
+// field named field: its length in bytes and in characters, and no word
+// anyone would try first against this account (ASVS 6.2.11): the
+// service's name, the words in service (the key prefix and token issuer,
+// see passwordWords), its email's local part or a label of its domain.
+// Hasher.Hash then refuses the most common and breached passwords.
+func validNewPassword(field, password, email string, service ...string) error {
+	switch err := auth.ValidateNewPassword(password); {
+	case errors.Is(err, auth.ErrPasswordTooFewChars):
+		return errInvalid("%s: must be at least %d characters", field, auth.MinPasswordChars)
+	case err != nil:
 		return errInvalid("%s: must be %d to %d bytes", field, auth.MinPasswordBytes, auth.MaxPasswordBytes)
 	}
-	p := strings.ToLower(password)
-	local, _, _ := strings.Cut(email, "@")
-	switch {
-	case strings.Contains(p, "keygate"):
+	var cw *auth.ContextWordError
+	switch err := auth.CheckContextWords(password, email, append([]string{"keygate"}, service...)...); {
+	case errors.As(err, &cw) && cw.FromEmail:
+		return errInvalid("%s: must not contain your email address or a part of it", field)
+	case errors.As(err, &cw) && cw.Word == "keygate":
 		return errInvalid("%s: must not contain the service's name", field)
-	case len(local) >= 4 && strings.Contains(p, local):
-		return errInvalid("%s: must not contain your email address", field)
+	case errors.As(err, &cw):
+		return errInvalid("%s: must not contain %q, a word of this service", field, cw.Word)
 	}
 	return nil
+}
+
+// passwordWords are this server's words a new password must not contain:
+// its API key prefix and its token issuer.
+func (s *Server) passwordWords() []string {
+	return []string{s.cfg.KeyPrefix, s.tokens.Issuer()}
 }
 
 // tooMany is the 429 of login and sign-up throttling.
@@ -70,7 +88,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	if err := validNewPassword("password", req.Password, req.Email); err != nil {
+	if err := validNewPassword("password", req.Password, req.Email, s.passwordWords()...); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(req.Password)
@@ -101,7 +119,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := s.loginLimit.AllowAt(ip, now); !ok {
 		return tooMany("login attempts from this address", wait)
 	}
-	var req credentials
+	var req loginRequest
 	if err := s.decode(w, r, &req, false); err != nil {
 		return err
 	}
@@ -113,7 +131,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return tooMany("failed logins", wait)
 	}
 	u, err := s.checkLogin(r, req)
-	if errors.Is(err, errBadLogin) {
+	if errors.Is(err, errMFARequired) {
+		w.Header().Set(mfaHeader, "required")
+		return err
+	} else if errors.Is(err, errBadLogin) {
 		s.loginFails.FailAt(pair, now)
 		s.audit(r, "", actionUserLoginFailed, u.ID)
 		return err
@@ -131,9 +152,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// checkLogin returns the enabled user with these credentials, or
-// errBadLogin with the user (if any) the email named.
-func (s *Server) checkLogin(r *http.Request, req credentials) (storage.User, error) {
+// checkLogin returns the enabled user with these credentials and, if
+// their two-factor authentication is on, code; errBadLogin with the user
+// (if any) the email named; or errMFARequired when only the code is missing.
+func (s *Server) checkLogin(r *http.Request, req loginRequest) (storage.User, error) {
 	u, err := s.db.UserByEmail(r.Context(), req.Email)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return storage.User{}, err
@@ -148,7 +170,8 @@ func (s *Server) checkLogin(r *http.Request, req credentials) (storage.User, err
 	if u.Disabled {
 		return u, errBadLogin
 	}
-	return u, nil
+	// Only now, the password right: no one else learns whether MFA is on.
+	return u, s.loginMFA(r, u, req.Code)
 }
 
 // handleRefresh serves POST /v1/auth/refresh: it spends the refresh token
@@ -219,7 +242,11 @@ func (s *Server) refreshClaims(w http.ResponseWriter, r *http.Request) (*auth.Cl
 
 // handleMe serves GET /v1/me.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, c *caller) error {
-	writeJSON(w, http.StatusOK, map[string]userView{"user": viewUser(c.User)})
+	m, err := s.db.MFA(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]meView{"user": {userMFAView{viewUser(c.User), m.Enabled}, s.mfaRequiredOf(c.Role)}})
 	return nil
 }
 
@@ -230,10 +257,12 @@ type caller struct {
 	SessionID string
 }
 
-// requireUser admits requests with a valid access token of a live session
-// of an enabled user, and hands that caller to fn. The session is checked
-// in memory, so a revoked session's tokens fail on the next request.
-func (s *Server) requireUser(fn func(http.ResponseWriter, *http.Request, *caller) error) http.Handler {
+// requireSignedIn admits requests with a valid access token of a live
+// session of an enabled user, and hands that caller to fn. The session is
+// checked in memory, so a revoked session's tokens fail on the next
+// request. Most routes want requireUser, which also applies the two-factor
+// policy; this is for the routes a user needs to meet it.
+func (s *Server) requireSignedIn(fn func(http.ResponseWriter, *http.Request, *caller) error) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.authenticateUser(r)
 		if err != nil {

@@ -21,11 +21,19 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request, _ *cal
 	if err != nil {
 		return err
 	}
-	out := make([]userView, len(users))
+	ids := make([]string, len(users))
 	for i, u := range users {
-		out[i] = viewUser(u)
+		ids[i] = u.ID
 	}
-	writeJSON(w, http.StatusOK, map[string][]userView{"users": out})
+	mfa, err := s.db.MFAEnabled(r.Context(), ids...)
+	if err != nil {
+		return err
+	}
+	out := make([]userMFAView, len(users))
+	for i, u := range users {
+		out[i] = userMFAView{viewUser(u), mfa[u.ID]}
+	}
+	writeJSON(w, http.StatusOK, map[string][]userMFAView{"users": out})
 	return nil
 }
 
@@ -90,7 +98,35 @@ func (s *Server) handleAdminUserUpdate(w http.ResponseWriter, r *http.Request, a
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]userView{"user": viewUser(u)})
+	m, err := s.db.MFA(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]userMFAView{"user": {viewUser(u), m.Enabled}})
+	return nil
+}
+
+// handleAdminUserMFADisable serves DELETE /v1/admin/users/{id}/mfa: turn
+// a user's two-factor authentication off, e.g. after they lost the device,
+// and sign them out everywhere. For a user without it, nothing happens.
+func (s *Server) handleAdminUserMFADisable(w http.ResponseWriter, r *http.Request, admin *caller) error {
+	u, err := s.db.UserByID(r.Context(), r.PathValue("id"))
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
+		return errNotFound("no such user")
+	} else if err != nil {
+		return err
+	}
+	wasOn, err := s.db.DisableMFA(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	if wasOn {
+		s.audit(r, admin.ID, actionMFADisabled, u.ID)
+		if err := s.revokeUserSessions(r, admin.ID, u.ID, ""); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -20,7 +20,7 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request, c 
 	if err := s.decode(w, r, &req, false); err != nil {
 		return err
 	}
-	if err := validNewPassword("new_password", req.NewPassword, c.Email); err != nil {
+	if err := validNewPassword("new_password", req.NewPassword, c.Email, s.passwordWords()...); err != nil {
 		return err
 	}
 	pair, now := s.clientIP(r)+" "+c.Email, s.now()

@@ -62,7 +62,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	if err := validNewPassword("new_password", req.NewPassword, u.Email); err != nil {
+	if err := validNewPassword("new_password", req.NewPassword, u.Email, s.passwordWords()...); err != nil {
 		return err
 	}
 	newHash, err := s.passwords.Hash(req.NewPassword)

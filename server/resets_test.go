@@ -33,6 +33,7 @@ func TestPasswordReset(t *testing.T) {
 	}{
 		{"empty body", nil, 400, "invalid_request"},
 		{"short password", map[string]string{"token": issued.Token, "new_password": "short"}, 400, "invalid_request"},
+		{"a word of the service", map[string]string{"token": issued.Token, "new_password": "my kg_live_ password"}, 400, "invalid_request"},
 		{"forged token", map[string]string{"token": "kgreset_" + strings.Repeat("a", 43), "new_password": "a brand new one"}, 401, "unauthorized"},
 		{"not a token", map[string]string{"token": "nope", "new_password": "a brand new one"}, 401, "unauthorized"},
 	} {

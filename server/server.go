@@ -54,6 +54,11 @@ type Config struct {
 	// minutes; zero: 5.
 	FailedLoginsBeforeBackoff int
 
+	// MFARequired is who must turn two-factor authentication on before
+	// their sessions may do more than that: MFANone, MFAAdmins or MFAAll.
+	// Zero: MFANone.
+	MFARequired string
+
 	// AuditMaxEvents and AuditMaxAge bound the audit log: older events are
 	// pruned. Zero: 100000 events; zero age: no age limit.
 	AuditMaxEvents int
@@ -128,6 +133,9 @@ type Server struct {
 // configuration it cannot serve, such as a route naming an unknown tier.
 func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher) (*Server, error) {
 	cfg = withDefaults(cfg)
+	if err := validMFAPolicy(cfg.MFARequired); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:        cfg,
 		db:         db,

@@ -81,6 +81,7 @@ func allBuckets() [][]byte {
 		bucketMeta, bucketUsers, bucketUsersByEmail, bucketKeys, bucketKeysByHash,
 		bucketKeysByOwner, bucketSessions, bucketSessionsByUser, bucketUsage,
 		bucketAudit, bucketSigningKeys, bucketKeyLastUsed, bucketPasswordResets,
+		bucketMFA,
 	}
 }
 

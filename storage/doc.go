@@ -43,12 +43,16 @@ composite key unambiguous.
 	audit             sequence, uint64 big-endian (bucket NextSequence) -> JSON event
 	                  record without its id; the id is "evt_" + the sequence in 16 hex digits
 	signing_keys      signing key id -> JSON signing key record (holds the private seed)
+	mfa               user id -> JSON {secret, pending_secret, enabled, enabled_at,
+	                  last_step, recovery_hashes}: the TOTP secret as is (it must be
+	                  usable to check codes), recovery codes as SHA-256 only; the record
+	                  is deleted when two-factor is off with nothing pending
 
 Open creates missing buckets and refuses a file whose schema version is newer
 than this package understands.
 
-Schema notes: version 1 first had the buckets meta through usage. The audit
-and signing_keys buckets were added later without a version change: they are
+Schema notes: version 1 first had the buckets meta through usage. The audit,
+signing_keys and mfa buckets were added later without a version change: they are
 new, nothing existing changed shape, and Open creates them in older files.
 The session and key records gained no fields.
 

@@ -1,10 +1,16 @@
-// account.js: change password, and the sessions signed in to this account.
+// account.js: change password, two-factor authentication, and the
+// sessions signed in to this account.
 
 import * as api from './api.js';
 import { h, field, errorArea, showError, busy, when, table, confirm, page } from './ui.js';
+import { mfaSection } from './mfa.js';
 
-/** accountPage shows the account of me; signedOut runs after "sign out everywhere". */
-export async function accountPage(me, signedOut) {
+/**
+ * accountPage shows the account of me; signedOut runs after "sign out
+ * everywhere"; notice, if given, is shown first (the server's two-factor
+ * requirement).
+ */
+export async function accountPage(me, signedOut, notice) {
   const sessionsError = errorArea('sessions-error');
   const list = h('div', { id: 'sessions-list' }, h('p', { class: 'loading' }, 'Loading sessions…'));
   const reload = () => loadSessions(list, sessionsError, reload, signedOut);
@@ -22,8 +28,10 @@ export async function accountPage(me, signedOut) {
     signedOut('You have been signed out everywhere.');
   });
   page('Account',
+    notice ? h('p', { class: 'notice', role: 'status', id: 'account-notice' }, notice) : null,
     h('p', {}, 'Signed in as ', h('strong', {}, me.email), ` · role ${me.role} · tiers ${me.tiers.join(', ') || 'none'}`),
     passwordForm(reload),
+    mfaSection(me, reload),
     h('section', { class: 'card', 'aria-labelledby': 'sessions-title' },
       h('h2', { id: 'sessions-title' }, 'Sessions'), sessionsError, list,
       h('div', { class: 'actions' }, everywhere))).focus();

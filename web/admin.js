@@ -25,14 +25,19 @@ async function loadUsers(me, list, error, keys, reload) {
   }
   const rows = users.map((u) => [
     h('span', { class: 'email' }, u.email), u.role, tiersForm(u),
-    h('span', { class: `badge ${u.disabled ? 'revoked' : 'active'}` }, u.disabled ? 'disabled' : 'enabled'),
+    h('span', {}, h('span', { class: `badge ${u.disabled ? 'revoked' : 'active'}` }, u.disabled ? 'disabled' : 'enabled'),
+      u.mfa_enabled ? h('span', { class: 'badge', 'data-mfa': 'on', title: 'Two-factor authentication is on' }, '2FA') : null),
     when(u.created_at),
     h('div', { class: 'row-actions' },
       h('button', { type: 'button', class: 'secondary', onclick: () => showKeys(u, keys) }, 'Keys'),
       u.id === me.id ? null : h('button', {
         type: 'button', class: u.disabled ? 'secondary' : 'danger', 'data-action': u.disabled ? 'enable' : 'disable',
         onclick: () => toggle(u, error, reload),
-      }, u.disabled ? 'Enable' : 'Disable')),
+      }, u.disabled ? 'Enable' : 'Disable'),
+      // Administrators turn off their own from the account page, with a code.
+      u.mfa_enabled && u.id !== me.id ? h('button', {
+        type: 'button', class: 'danger', 'data-action': 'mfa-off', onclick: () => mfaOff(u, error, reload),
+      }, 'Turn off two-factor') : null),
   ]);
   list.replaceChildren(table('Users', ['Email', 'Role', 'Tiers', 'Status', 'Created', 'Actions'], rows));
 }
@@ -67,6 +72,21 @@ async function toggle(u, error, reload) {
   if (!u.disabled && !await confirm(`Disable ${u.email}? They are signed out and every key they own stops working.`, 'Disable user')) return;
   try {
     await api.call('PATCH', `/v1/admin/users/${encodeURIComponent(u.id)}`, { disabled: !u.disabled });
+  } catch (err) {
+    showError(error, err);
+    return;
+  }
+  await reload();
+}
+
+// mfaOff is for a user who lost their authenticator and recovery codes:
+// they are signed out and sign in again with their password alone.
+async function mfaOff(u, error, reload) {
+  showError(error, null);
+  if (!await confirm(`Turn off two-factor authentication for ${u.email}? Do this only once you are sure who is asking. `
+    + 'They are signed out everywhere and can then sign in with their password alone.', 'Turn off two-factor')) return;
+  try {
+    await api.call('DELETE', `/v1/admin/users/${encodeURIComponent(u.id)}/mfa`);
   } catch (err) {
     showError(error, err);
     return;

@@ -61,7 +61,10 @@ async function send(method, path, body, headers = {}) {
   const data = await res.json().catch(() => null);
   if (!res.ok) {
     const retry = parseInt(res.headers.get('Retry-After') || '0', 10) || 0;
-    throw new ApiError(res.status, data?.error || '', data?.detail || '', retry);
+    const err = new ApiError(res.status, data?.error || '', data?.detail || '', retry);
+    // The password was right and the account asks for a second factor.
+    err.mfaRequired = res.headers.get('X-Keygate-MFA') === 'required';
+    throw err;
   }
   return data;
 }
@@ -110,8 +113,10 @@ export async function resume() {
   }
 }
 
-export async function signIn(email, password) {
-  setTokens(await send('POST', '/v1/auth/login', { email, password }, browserHeader));
+/** signIn signs in; code, when given, is a TOTP or recovery code. */
+export async function signIn(email, password, code) {
+  const body = code ? { email, password, code } : { email, password };
+  setTokens(await send('POST', '/v1/auth/login', body, browserHeader));
 }
 
 export async function signUp(email, password) {

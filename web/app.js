@@ -53,7 +53,13 @@ async function route() {
     else a.removeAttribute('aria-current');
   }
   try {
-    if (parts[0] === 'keys' && parts[1]) await usagePage(decodeURIComponent(parts[1]));
+    // The server answers this user's other routes with 403 until then.
+    if (me.mfa_required && !me.mfa_enabled) {
+      // On #/account, so that following any link once it is on is a change.
+      if (location.hash !== '#/account') history.replaceState(null, '', '#/account');
+      await accountPage(me, signedOut, enrolFirst);
+    }
+    else if (parts[0] === 'keys' && parts[1]) await usagePage(decodeURIComponent(parts[1]));
     else if (parts[0] === 'account') await accountPage(me, signedOut);
     else if (path === '/admin/users' && me.role === 'admin') await usersPage(me);
     else if (path === '/admin/audit' && me.role === 'admin') await auditPage();
@@ -62,6 +68,9 @@ async function route() {
     showError(banner(), err);
   }
 }
+
+const enrolFirst = 'This server asks you to turn on two-factor authentication before anything else. ' +
+  'Turn it on below; then the rest of the dashboard opens.';
 
 async function boot() {
   wireCopyButtons();
