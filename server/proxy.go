@@ -45,8 +45,9 @@ type proxyIdentity struct {
 // returns an error when rt.Upstream is not an http:// or https:// URL with
 // a host (and no query, fragment or user info).
 //
-// One httputil.ReverseProxy and one http.Transport serve the route, so
-// connections to the upstream are reused across requests. The outbound
+// One httputil.ReverseProxy and one connection pool (upstreamTransport)
+// serve the route, so connections to the upstream are reused across
+// requests. The outbound
 // request goes to the upstream's base path joined with the inbound path,
 // with the upstream's own Host (the client's is in X-Forwarded-Host). The
 // upstream has rt.UpstreamTimeout (zero: 60s) to send its response headers,
@@ -65,7 +66,7 @@ func (s *Server) newProxy(rt Route) (keyHandler, error) {
 	}
 	rp := &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { s.rewrite(pr, target) },
-		Transport:      newUpstreamTransport(timeout),
+		Transport:      upstreamTransport(target, timeout),
 		ModifyResponse: dropUpstreamLimitHeaders,
 		ErrorHandler:   s.proxyError,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -99,6 +100,21 @@ func upstreamURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("upstream %q must be an http:// or https:// URL with a host and no query, fragment or user info", raw)
 	}
 	return u, nil
+}
+
+// upstreamTransport is a route's connection pool: the lean one for a plain
+// http:// upstream, http.Transport (which it also falls back to) for
+// https:// and where the lean one cannot tell a closed idle connection.
+func upstreamTransport(target *url.URL, headerTimeout time.Duration) http.RoundTripper {
+	std := newUpstreamTransport(headerTimeout)
+	if target.Scheme != "http" || !leanSupported {
+		return std
+	}
+	port := target.Port()
+	if port == "" {
+		port = "80"
+	}
+	return newLeanTransport(target.Host, net.JoinHostPort(target.Hostname(), port), headerTimeout, std)
 }
 
 // newUpstreamTransport is one route's connection pool. Proxies from the
