@@ -91,11 +91,8 @@ func (db *DB) AppendEvents(ctx context.Context, events ...Event) ([]Event, error
 		}
 		records[i] = data
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	seqs := make([]uint64, len(events))
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		audit := tx.Bucket(bucketAudit)
 		for i, data := range records {
 			next, err := audit.NextSequence()

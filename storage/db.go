@@ -99,8 +99,9 @@ type Options struct {
 // DB is an open keygate database. It is safe for concurrent use by multiple
 // goroutines. The zero value is not usable; call Open.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt  *bolt.DB
+	path  string
+	reads *readCache // kept coherent by update; see readcache.go
 }
 
 // Open opens the database file at path, creating it with mode 0600 if needed,
@@ -125,7 +126,7 @@ func Open(path string, o Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	return &DB{bolt: bdb, path: path}, nil
+	return &DB{bolt: bdb, path: path, reads: newReadCache()}, nil
 }
 
 // initSchema creates missing buckets and checks or writes the schema version.
@@ -190,6 +191,7 @@ func migrateUsageDayFirst(tx *bolt.Tx) error {
 // Close releases the file lock and closes the database. It waits for running
 // transactions to finish. Calling Close more than once returns nil.
 func (db *DB) Close() error {
+	db.reads.disable()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("storage: close %s: %w", db.path, err)
 	}
@@ -249,11 +251,26 @@ func (db *DB) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 
 // update runs fn in a read-write transaction after checking ctx. The
 // transaction commits (and fsyncs) if fn returns nil and rolls back otherwise.
+// It is the only way this package writes the file: around each commit it
+// tells the read cache, which would otherwise serve what the commit changed.
 func (db *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bolt.Update(fn)
+	committing := false
+	defer func() {
+		if committing {
+			db.reads.endCommit()
+		}
+	}()
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		committing = true
+		db.reads.beginCommit() // bbolt commits when this returns nil
+		return nil
+	})
 }
 
 // validID reports ErrInvalid for an id that is empty or contains "/", the

@@ -82,5 +82,12 @@ used: anyone who can read the file can forge tokens. Open creates the file
 with mode 0600; keep it, and its backups, private.
 
 The file only grows; bbolt reuses freed pages but does not shrink the file.
+
+[DB.UserByID] and [DB.APIKeysByUser], read on every authenticated request,
+are served from a bounded in-memory cache, but only while no write has
+committed since the value was read: any commit, to any bucket (a
+per-second [DB.Flush] included), empties it, so they are exactly as fresh
+as a read of the file. This holds only because every write goes through
+one internal function; a new write path must too (a test checks the source).
 */
 package storage

@@ -1,9 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -176,8 +176,18 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash [32]byte) (APIKey, error) {
 
 // APIKeysByUser returns all keys of userID, active or not, newest first
 // (CreatedAt descending, then ID ascending). It returns an empty slice, not
-// an error, for a user with no keys or no such user.
+// an error, for a user with no keys or no such user. It is served from
+// memory while nothing has been written since the keys were last read.
 func (db *DB) APIKeysByUser(ctx context.Context, userID string) ([]APIKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	gen, cacheable := db.reads.generation()
+	if cacheable {
+		if keys, ok := db.reads.keysOf(gen, userID); ok {
+			return keys, nil
+		}
+	}
 	var keys []APIKey
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -188,6 +198,9 @@ func (db *DB) APIKeysByUser(ctx context.Context, userID string) ([]APIKey, error
 		return nil, err
 	}
 	sortKeysNewestFirst(keys)
+	if cacheable {
+		db.reads.putKeys(gen, userID, keys)
+	}
 	return keys, nil
 }
 
@@ -198,12 +211,13 @@ func (db *DB) APIKeysByUser(ctx context.Context, userID string) ([]APIKey, error
 func (db *DB) AllAPIKeys(ctx context.Context) ([]APIKey, error) {
 	keys := []APIKey{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
+		lastUsed := tx.Bucket(bucketKeyLastUsed).Cursor()
 		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
 			var r keyRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			if err := decodeKeyRecord(v, &r); err != nil {
 				return fmt.Errorf("storage: decode key record: %w", err)
 			}
-			keys = append(keys, withLastUsed(tx, r.key()))
+			keys = append(keys, withLastUsed(lastUsed, r.key()))
 			return nil
 		})
 	})
@@ -223,16 +237,25 @@ func sortKeysNewestFirst(keys []APIKey) {
 
 // keysOfUser loads userID's keys in id order.
 func keysOfUser(tx *bolt.Tx, userID string) ([]APIKey, error) {
-	ids := childIDs(tx.Bucket(bucketKeysByOwner), userID)
-	keys := make([]APIKey, 0, len(ids))
+	prefix := compositeKey(userID, "")
+	// The ids point into the memory map, valid until tx ends; most users'
+	// fit in the array on the stack.
+	ids := make([][]byte, 0, 8)
+	c := tx.Bucket(bucketKeysByOwner).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, k[len(prefix):])
+	}
+	// One cursor per bucket for all the lookups, rather than one per Get.
+	keys, lastUsed := tx.Bucket(bucketKeys).Cursor(), tx.Bucket(bucketKeyLastUsed).Cursor()
+	out := make([]APIKey, 0, len(ids))
 	for _, id := range ids {
-		k, err := getKey(tx, id)
+		key, err := readKey(keys, lastUsed, id)
 		if err != nil {
 			return nil, err
 		}
-		keys = append(keys, k)
+		out = append(out, key)
 	}
-	return keys, nil
+	return out, nil
 }
 
 // RevokeAPIKey sets the key's RevokedAt to at, unless it is already revoked
@@ -304,24 +327,42 @@ func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next APIKey, grace
 
 // getKey decodes the key with the given id, or returns ErrNotFound.
 func getKey(tx *bolt.Tx, id string) (APIKey, error) {
-	var r keyRecord
-	ok, err := getJSON(tx.Bucket(bucketKeys), []byte(id), &r)
-	if err != nil {
-		return APIKey{}, err
-	}
-	if !ok {
+	return readKey(tx.Bucket(bucketKeys).Cursor(), tx.Bucket(bucketKeyLastUsed).Cursor(), []byte(id))
+}
+
+// readKey decodes the key with the given id from the keys bucket, with its
+// last use from the key_last_used bucket (given as cursors of them), or
+// returns ErrNotFound.
+func readKey(keys, lastUsed *bolt.Cursor, id []byte) (APIKey, error) {
+	data := seekValue(keys, id)
+	if data == nil {
 		return APIKey{}, fmt.Errorf("%w: key %q", ErrNotFound, id)
 	}
-	return withLastUsed(tx, r.key()), nil
+	var r keyRecord
+	if err := decodeKeyRecord(data, &r); err != nil {
+		return APIKey{}, fmt.Errorf("storage: decode record %q: %w", id, err)
+	}
+	return withLastUsed(lastUsed, r.key()), nil
 }
 
 // withLastUsed sets k.LastUsedAt from the key_last_used bucket when that is
 // later than the record's own (which holds only what older versions wrote).
-func withLastUsed(tx *bolt.Tx, k APIKey) APIKey {
-	if n, ok := decodeUint(tx.Bucket(bucketKeyLastUsed).Get([]byte(k.ID))); ok {
+func withLastUsed(lastUsed *bolt.Cursor, k APIKey) APIKey {
+	if n, ok := decodeUint(seekValue(lastUsed, []byte(k.ID))); ok {
 		if at := time.Unix(0, int64(n)).UTC(); at.After(k.LastUsedAt) {
 			k.LastUsedAt = at
 		}
 	}
 	return k
+}
+
+// seekValue is Bucket.Get on a cursor of the bucket: the value stored
+// under key, or nil. A cursor keeps its stack from one lookup to the next,
+// where each Get makes a new one.
+func seekValue(c *bolt.Cursor, key []byte) []byte {
+	k, v := c.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
 }

@@ -283,3 +283,23 @@ func benchBatch(b *testing.B, db *storage.DB, nUsage, nKeys, nSessions int) stor
 	}
 	return batch
 }
+
+// A batch far larger than one yield interval, in no order and over two
+// days, stores every count (issue 6: keys and values share buffers).
+func TestDB_Flush_LargeBatch(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	var batch storage.Batch
+	for i := range 3000 {
+		batch.Usage = append(batch.Usage, storage.Usage{Lineage: fmt.Sprintf("key_%d", (i*7919)%3000), Day: day(25 + i%2), Count: int64(i + 1)})
+	}
+	if err := db.Flush(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	db = reopen(t, db)
+	for _, u := range batch.Usage {
+		if got, err := db.UsageCount(ctx, u.Lineage, u.Day); err != nil || got != u.Count {
+			t.Fatalf("UsageCount(%s, %v) = %d, %v; want %d", u.Lineage, u.Day, got, err, u.Count)
+		}
+	}
+}

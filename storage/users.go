@@ -75,14 +75,27 @@ func (db *DB) CreateUser(ctx context.Context, u User) error {
 	})
 }
 
-// UserByID returns the user with the given id, or ErrNotFound.
+// UserByID returns the user with the given id, or ErrNotFound. It is served
+// from memory while nothing has been written since the user was last read.
 func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
+	if err := ctx.Err(); err != nil {
+		return User{}, err
+	}
+	gen, cacheable := db.reads.generation()
+	if cacheable {
+		if u, ok := db.reads.user(gen, id); ok {
+			return u, nil
+		}
+	}
 	var u User
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		u, err = getUser(tx, id)
 		return err
 	})
+	if err == nil && cacheable {
+		db.reads.putUser(gen, u)
+	}
 	return u, err
 }
 
@@ -156,13 +169,13 @@ func reindexEmail(tx *bolt.Tx, oldEmail, newEmail, id string) error {
 
 // getUser decodes the user with the given id, or returns ErrNotFound.
 func getUser(tx *bolt.Tx, id string) (User, error) {
-	var r userRecord
-	ok, err := getJSON(tx.Bucket(bucketUsers), []byte(id), &r)
-	if err != nil {
-		return User{}, err
-	}
-	if !ok {
+	data := tx.Bucket(bucketUsers).Get([]byte(id))
+	if data == nil {
 		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, id)
+	}
+	var r userRecord
+	if err := decodeUserRecord(data, &r); err != nil {
+		return User{}, fmt.Errorf("storage: decode record %q: %w", id, err)
 	}
 	return r.user(), nil
 }
