@@ -1,6 +1,7 @@
 // Package limiter enforces keygate's per-key rate limits: a per-minute token
-// bucket (golang.org/x/time/rate) and a per-UTC-day counter, checked and
-// committed together so that a request refused by either limit spends nothing.
+// bucket (with the arithmetic of golang.org/x/time/rate, kept inline in the
+// key's entry) and a per-UTC-day counter, checked and committed together so
+// that a request refused by either limit spends nothing.
 //
 // # Basics
 //

@@ -13,48 +13,49 @@ type dayCount struct {
 	count int64
 }
 
-// entry is the state of one key.
+// entry is the state of one key. A server holds one per active key, so
+// its fields are packed: times are offsets from the Limiter's epoch (see
+// Limiter.offset), the bucket is inline, and the rarely used list of
+// rolled-over days is behind a pointer.
 type entry struct {
 	key string // immutable
 
 	// mu guards every field below. Lock order: mu before the shard's mu.
 	mu sync.Mutex
-	// bucket is the minute bucket, created on first use; nil before.
-	bucket *rate.Limiter
-	// perMinute is the PerMinute bucket is configured for.
-	perMinute int
+	// bucket is the minute bucket, configured on first use.
+	bucket minuteBucket
 	// day is the current day (days since the Unix epoch, UTC); it never
 	// decreases.
 	day int64
 	// count is the number of admitted requests on day, Load's seed included.
 	count int64
+	// lastUsed is the offset of the latest AllowAt or PeekAt.
+	lastUsed int64
+	// pending holds earlier days rolled over while dirty, oldest first; nil
+	// when there are none, as almost always.
+	pending *[]dayCount
 	// dirty is set when count changed since it was last drained.
 	dirty bool
-	// pending holds earlier days rolled over while dirty, oldest first.
-	pending []dayCount
 	// queued is set while the entry is on its shard's dirty list or in a list
-	// a Drain is walking. Invariant: dirty or pending non-empty implies queued.
+	// a Drain is walking. Invariant: dirty or pending non-nil implies queued.
 	queued bool
-	// lastUsed is the time of the latest AllowAt or PeekAt.
-	lastUsed time.Time
 	// dead is set when Evict removed the entry from its shard's map; a
 	// goroutine that locks a dead entry must look the key up again.
 	dead bool
 }
 
-// newEntry returns an entry for key whose day holds count, used at now.
-func newEntry(key string, day, count int64, now time.Time) *entry {
-	return &entry{key: key, day: day, count: count, lastUsed: now}
+// newEntry returns an entry for key whose day holds count, used at offset at.
+func newEntry(key string, day, count, at int64) *entry {
+	return &entry{key: key, day: day, count: count, lastUsed: at}
 }
 
 // prepareLocked rolls the day over if now is in a later day, applies lim to
-// the bucket, and marks the entry used. It requires e.mu held.
-func (e *entry) prepareLocked(lim Limits, now time.Time) {
+// the bucket, and marks the entry used; at is now's offset. It requires
+// e.mu held.
+func (e *entry) prepareLocked(lim Limits, now time.Time, at int64) {
 	e.rollLocked(dayOf(now))
-	e.applyLocked(lim.PerMinute, now)
-	if now.After(e.lastUsed) {
-		e.lastUsed = now
-	}
+	e.bucket.configure(lim.PerMinute, at)
+	e.lastUsed = max(e.lastUsed, at)
 }
 
 // rollLocked moves the entry to day if it is later than the current one,
@@ -64,35 +65,22 @@ func (e *entry) rollLocked(day int64) {
 		return
 	}
 	if e.dirty {
-		e.pending = append(e.pending, dayCount{day: e.day, count: e.count})
+		if e.pending == nil {
+			e.pending = new([]dayCount)
+		}
+		*e.pending = append(*e.pending, dayCount{day: e.day, count: e.count})
 	}
 	e.day, e.count, e.dirty = day, 0, false
-}
-
-// applyLocked creates the bucket or changes its rate and size to perMinute,
-// at now. It requires e.mu held.
-func (e *entry) applyLocked(perMinute int, now time.Time) {
-	if e.bucket == nil {
-		e.bucket = rate.NewLimiter(perSecond(perMinute), perMinute)
-		e.perMinute = perMinute
-		return
-	}
-	if e.perMinute == perMinute {
-		return
-	}
-	e.bucket.SetLimitAt(now, perSecond(perMinute))
-	e.bucket.SetBurstAt(now, perMinute)
-	e.perMinute = perMinute
 }
 
 // admitLocked checks the day, then takes a token, and counts the request if
 // both pass; it returns why it refused, or None. It requires e.mu held and
 // s to be e's shard.
-func (e *entry) admitLocked(s *shard, lim Limits, now time.Time) Reason {
+func (e *entry) admitLocked(s *shard, lim Limits, at int64) Reason {
 	if e.count >= lim.PerDay {
 		return Day
 	}
-	if !e.bucket.AllowN(now, 1) {
+	if !e.bucket.allow(at) {
 		return Minute
 	}
 	e.count++
@@ -106,21 +94,21 @@ func (e *entry) admitLocked(s *shard, lim Limits, now time.Time) Reason {
 
 // checkLocked is admitLocked without consuming or counting anything. It
 // requires e.mu held.
-func (e *entry) checkLocked(lim Limits, now time.Time) Reason {
+func (e *entry) checkLocked(lim Limits, at int64) Reason {
 	if e.count >= lim.PerDay {
 		return Day
 	}
-	if !passes(e.bucket.TokensAt(now), perSecond(lim.PerMinute)) {
+	if !passes(e.bucket.advance(at), perSecond(lim.PerMinute)) {
 		return Minute
 	}
 	return None
 }
 
-// decisionLocked builds the Decision for reason r at now. It requires e.mu
-// held and the bucket configured for lim.
-func (e *entry) decisionLocked(lim Limits, now time.Time, r Reason) Decision {
+// decisionLocked builds the Decision for reason r at now, whose offset is
+// at. It requires e.mu held and the bucket configured for lim.
+func (e *entry) decisionLocked(lim Limits, now time.Time, at int64, r Reason) Decision {
 	limit := perSecond(lim.PerMinute)
-	tokens := e.bucket.TokensAt(now)
+	tokens := e.bucket.advance(at)
 	d := Decision{
 		Allowed:         r == None,
 		Reason:          r,
@@ -132,26 +120,26 @@ func (e *entry) decisionLocked(lim Limits, now time.Time, r Reason) Decision {
 	}
 	switch r {
 	case Minute:
-		d.RetryAfter = e.untilTokenLocked(now, limit)
+		d.RetryAfter = e.untilTokenLocked(at, limit)
 	case Day:
 		// The bucket refills within a minute, so this is almost always
 		// DayReset; near midnight an empty bucket can outlast the day.
-		d.RetryAfter = max(d.DayReset, e.untilTokenLocked(now, limit))
+		d.RetryAfter = max(d.DayReset, e.untilTokenLocked(at, limit))
 	}
 	return d
 }
 
-// untilTokenLocked returns how long after now the bucket will let one request
-// through: 0 if it would now. It requires e.mu held.
-func (e *entry) untilTokenLocked(now time.Time, limit rate.Limit) time.Duration {
-	tokens := e.bucket.TokensAt(now)
+// untilTokenLocked returns how long after offset at the bucket will let one
+// request through: 0 if it would then. It requires e.mu held.
+func (e *entry) untilTokenLocked(at int64, limit rate.Limit) time.Duration {
+	tokens := e.bucket.advance(at)
 	if passes(tokens, limit) {
 		return 0
 	}
 	d := timeFor(1-tokens, limit)
 	// Floating-point rounding can leave the bucket a hair short at now+d;
 	// step forward until the bucket's own arithmetic agrees.
-	for step := time.Duration(1); !passes(e.bucket.TokensAt(now.Add(d)), limit); step *= 2 {
+	for step := time.Duration(1); !passes(e.bucket.advance(at+int64(d)), limit); step *= 2 {
 		d += step
 	}
 	return d
@@ -166,7 +154,10 @@ func (e *entry) countOnLocked(day int64) (int64, bool) {
 	case day > e.day:
 		return 0, true
 	}
-	for _, p := range e.pending {
+	if e.pending == nil {
+		return 0, false
+	}
+	for _, p := range *e.pending {
 		if p.day == day {
 			return p.count, true
 		}
@@ -178,8 +169,10 @@ func (e *entry) countOnLocked(day int64) (int64, bool) {
 // and off the dirty list. It requires e.mu held, by the Drain that detached
 // the list holding e.
 func (e *entry) drainLocked(out []Usage) []Usage {
-	for _, p := range e.pending {
-		out = append(out, Usage{Key: e.key, Day: dayStart(p.day), Count: p.count})
+	if e.pending != nil {
+		for _, p := range *e.pending {
+			out = append(out, Usage{Key: e.key, Day: dayStart(p.day), Count: p.count})
+		}
 	}
 	e.pending = nil
 	if e.dirty {
@@ -191,7 +184,7 @@ func (e *entry) drainLocked(out []Usage) []Usage {
 }
 
 // evictableLocked reports whether the entry has nothing to drain and has not
-// been used for at least ttl before now. It requires e.mu held.
-func (e *entry) evictableLocked(now time.Time, ttl time.Duration) bool {
-	return !e.queued && !e.dirty && len(e.pending) == 0 && now.Sub(e.lastUsed) >= ttl
+// been used for at least ttl before offset at. It requires e.mu held.
+func (e *entry) evictableLocked(at int64, ttl time.Duration) bool {
+	return !e.queued && !e.dirty && e.pending == nil && at-e.lastUsed >= int64(ttl)
 }

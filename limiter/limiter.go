@@ -83,11 +83,12 @@ type Limiter struct {
 	shards  [shardCount]shard
 	idleTTL time.Duration                                  // immutable after New
 	load    func(key string, day time.Time) (int64, error) // immutable after New; never nil
+	epoch   time.Time                                      // immutable after New; see offset
 }
 
 // New returns an empty Limiter configured by o. It is safe for concurrent use.
 func New(o Options) *Limiter {
-	l := &Limiter{idleTTL: o.IdleTTL, load: o.Load}
+	l := &Limiter{idleTTL: o.IdleTTL, load: o.Load, epoch: time.Now()}
 	if l.idleTTL == 0 {
 		l.idleTTL = defaultIdleTTL
 	}
@@ -110,14 +111,15 @@ func New(o Options) *Limiter {
 func (l *Limiter) AllowAt(key string, lim Limits, now time.Time) (Decision, error) {
 	lim = lim.normalized()
 	s := l.shardFor(key)
-	e, err := l.acquire(s, key, now)
+	at := l.offset(now)
+	e, err := l.acquire(s, key, now, at)
 	if err != nil {
 		return Decision{}, err
 	}
 	defer e.mu.Unlock()
-	e.prepareLocked(lim, now)
-	r := e.admitLocked(s, lim, now)
-	return e.decisionLocked(lim, now, r), nil
+	e.prepareLocked(lim, now, at)
+	r := e.admitLocked(s, lim, at)
+	return e.decisionLocked(lim, now, at, r), nil
 }
 
 // Allow is AllowAt(key, lim, time.Now()). Safe for concurrent use.
@@ -132,13 +134,14 @@ func (l *Limiter) Allow(key string, lim Limits) (Decision, error) {
 func (l *Limiter) PeekAt(key string, lim Limits, now time.Time) (Decision, error) {
 	lim = lim.normalized()
 	s := l.shardFor(key)
-	e, err := l.acquire(s, key, now)
+	at := l.offset(now)
+	e, err := l.acquire(s, key, now, at)
 	if err != nil {
 		return Decision{}, err
 	}
 	defer e.mu.Unlock()
-	e.prepareLocked(lim, now)
-	return e.decisionLocked(lim, now, e.checkLocked(lim, now)), nil
+	e.prepareLocked(lim, now, at)
+	return e.decisionLocked(lim, now, at, e.checkLocked(lim, at)), nil
 }
 
 // CountAt returns the count of admitted requests for key on the UTC day of now,
@@ -184,9 +187,9 @@ func (l *Limiter) Drain() []Usage {
 // has nothing left to drain, and returns how many it dropped. Entries busy at
 // that moment are skipped until the next call. Safe for concurrent use.
 func (l *Limiter) Evict(now time.Time) int {
-	n := 0
+	at, n := l.offset(now), 0
 	for i := range l.shards {
-		n += l.shards[i].evict(now, l.idleTTL)
+		n += l.shards[i].evict(at, l.idleTTL)
 	}
 	return n
 }
@@ -201,13 +204,14 @@ func (l *Limiter) Len() int {
 }
 
 // acquire returns key's live entry with its mu held, loading and inserting it
-// first if the key is not in memory. It requires no lock held.
-func (l *Limiter) acquire(s *shard, key string, now time.Time) (*entry, error) {
+// first if the key is not in memory; at is now's offset. It requires no
+// lock held.
+func (l *Limiter) acquire(s *shard, key string, now time.Time, at int64) (*entry, error) {
 	for {
 		e, gen := s.lookup(key)
 		if e == nil {
 			var err error
-			if e, err = l.loadEntry(s, key, gen, now); err != nil {
+			if e, err = l.loadEntry(s, key, gen, now, at); err != nil {
 				return nil, err
 			}
 			if e == nil {
@@ -226,13 +230,26 @@ func (l *Limiter) acquire(s *shard, key string, now time.Time) (*entry, error) {
 // another goroutine inserted one first (which it returns instead). It returns
 // nil, nil when the shard evicted something since gen was read, because the
 // count loaded may then predate counts drained and evicted meanwhile.
-func (l *Limiter) loadEntry(s *shard, key string, gen uint64, now time.Time) (*entry, error) {
+func (l *Limiter) loadEntry(s *shard, key string, gen uint64, now time.Time, at int64) (*entry, error) {
 	day := dayOf(now)
 	count, err := l.load(key, dayStart(day))
 	if err != nil {
 		return nil, fmt.Errorf("limiter: load %q: %w", key, err)
 	}
-	return s.insert(newEntry(key, day, count, now), gen), nil
+	return s.insert(newEntry(key, day, count, at), gen), nil
+}
+
+// offset is t as the entries keep it: nanoseconds since the Limiter was
+// made. The difference of two offsets is what time.Time.Sub gives for the
+// two times, measured on the monotonic clock when both times carry a
+// reading of it (as time.Now's do) and on the wall clock when neither does
+// (so a stepped wall clock neither refills nor empties a bucket, as with
+// rate.Limiter). Offsets are clamped to about ±146 years so that the
+// difference of two never overflows; a gap that long fills any bucket and
+// outlasts any idle TTL all the same.
+func (l *Limiter) offset(t time.Time) int64 {
+	const bound = 1<<62 - 1
+	return min(max(int64(t.Sub(l.epoch)), -bound), bound)
 }
 
 // shardFor returns the shard that holds key.

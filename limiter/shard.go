@@ -107,10 +107,11 @@ func (s *shard) recycle(list []*entry) {
 	s.mu.Unlock()
 }
 
-// evict drops the entries idle for at least ttl before now with nothing to
-// drain, and returns how many. Entries whose lock is held are in use and
-// skipped: TryLock keeps the lock order (entry before shard) free of cycles.
-func (s *shard) evict(now time.Time, ttl time.Duration) int {
+// evict drops the entries idle for at least ttl before offset at with
+// nothing to drain, and returns how many. Entries whose lock is held are in
+// use and skipped: TryLock keeps the lock order (entry before shard) free
+// of cycles.
+func (s *shard) evict(at int64, ttl time.Duration) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -118,7 +119,7 @@ func (s *shard) evict(now time.Time, ttl time.Duration) int {
 		if !e.mu.TryLock() {
 			continue
 		}
-		if e.evictableLocked(now, ttl) {
+		if e.evictableLocked(at, ttl) {
 			e.dead = true
 			delete(s.m, key)
 			n++
