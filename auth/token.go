@@ -76,7 +76,8 @@ type TokenOptions struct {
 
 // Tokens issues and verifies HS256 or EdDSA JWTs. Create it with NewTokens;
 // the zero value is not usable. Its keys are fixed: rotate by building a new
-// Tokens. It is safe for concurrent use.
+// Tokens, which also starts without the access tokens the old one had
+// verified and remembered (see Verify). It is safe for concurrent use.
 type Tokens struct {
 	// Every field but rand is read-only after NewTokens.
 	alg     string            // HS256 or EdDSA
@@ -94,6 +95,7 @@ type Tokens struct {
 	refreshTTL time.Duration
 	now        func() time.Time
 	parser     *jwt.Parser
+	verified   *tokenCache // access tokens that passed every check but the time ones
 
 	randMu sync.Mutex // guards reads from rand
 	rand   io.Reader
@@ -116,6 +118,7 @@ func NewTokens(o TokenOptions) (*Tokens, error) {
 		refreshTTL: o.RefreshTTL,
 		now:        o.Now,
 		rand:       o.Rand,
+		verified:   newTokenCache(),
 	}
 	if t.now == nil {
 		t.now = time.Now
@@ -272,7 +275,18 @@ func (t *Tokens) newJTI() (string, error) {
 // missing or unknown kid with EdDSA, a wrong
 // or missing iss, an iat in the future, a missing exp or sub, a type other
 // than typ, or a refresh token without jti. Errors never contain the token.
+//
+// An access token that passed is remembered by its exact text (up to a
+// few thousand tokens), so its next Verify only redoes the time checks
+// (exp, and iat and nbf, against the clock now). The returned Claims are
+// the caller's, but their Audience and time values may be shared with
+// other calls: do not modify what those point to.
 func (t *Tokens) Verify(token string, typ TokenType) (*Claims, error) {
+	if typ == AccessToken {
+		if cached := t.verified.get(token); cached != nil {
+			return t.verifyCached(token, cached)
+		}
+	}
 	c := new(Claims)
 	_, err := t.parser.ParseWithClaims(token, c, t.key)
 	if err != nil && !onlyExpired(err) {
@@ -286,7 +300,28 @@ func (t *Tokens) Verify(token string, typ TokenType) (*Claims, error) {
 	if err != nil {
 		return nil, ErrTokenExpired
 	}
+	if typ == AccessToken {
+		stored := *c
+		t.verified.put(token, &stored, t.now())
+	}
 	return c, nil
+}
+
+// verifyCached is Verify for a token found in t.verified: only the time
+// checks, which the parser made when it was stored, can have changed.
+func (t *Tokens) verifyCached(token string, cached *Claims) (*Claims, error) {
+	now := t.now()
+	switch {
+	case cached.IssuedAt != nil && now.Before(cached.IssuedAt.Time):
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenUsedBeforeIssued)
+	case cached.NotBefore != nil && now.Before(cached.NotBefore.Time):
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, jwt.ErrTokenNotValidYet)
+	case !now.Before(cached.ExpiresAt.Time):
+		t.verified.drop(token)
+		return nil, ErrTokenExpired
+	}
+	c := *cached
+	return &c, nil
 }
 
 // key is the jwt.Keyfunc of Verify. The parser already pins t's algorithm;
