@@ -26,13 +26,18 @@
 // A request to a protected route is answered from memory once its key has
 // been seen: keyCache maps the key's SHA-256 to what the checks need, and
 // the limiter keeps each key lineage's minute bucket and daily count.
-// Daily counts and last-used times are written behind, by Flush, at least
-// once per FlushInterval.
+// Unknown keys are refused from memory too: keyFilter holds the first 8
+// bytes of the hash of every stored key, loaded in the background at start
+// and added to by every create and rotate before it is answered.
+// Daily counts are written behind at least once per FlushInterval;
+// last-used times once they have moved by a minute (lastUseGranularity),
+// and all of them by the final Flush.
 //
 // # Caveats
 //
 // Every handler that takes authority away (revoke, rotate) commits to the
 // store first and then invalidates the cached key, so the next request
 // reads the key again. A crash loses at most one FlushInterval of counts
-// and last-used times, never a key, a user or a revocation.
+// and about a minute of last-used times, never a key, a user or a
+// revocation.
 package server

@@ -30,8 +30,16 @@ func errInvalid(format string, args ...any) error {
 }
 
 func errUnauthorized(detail string) error {
+	if detail == errUnknownKey.detail {
+		return errUnknownKey
+	}
 	return &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: detail}
 }
+
+// errUnknownKey is the answer to a key that matches none, which a client
+// guessing keys gets for every request: it is made once, not per request.
+// An apiError is never modified once made, so one can be shared.
+var errUnknownKey = &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: "invalid API key"}
 
 func errForbidden(detail string) error {
 	return &apiError{status: http.StatusForbidden, code: "forbidden", detail: detail}
@@ -62,6 +70,15 @@ var errInternal = &apiError{status: http.StatusInternalServerError, code: "inter
 // apiErrorFor maps any error to what the client sees. Anything not known
 // here is a 500 whose detail says nothing about the cause.
 func apiErrorFor(err error) *apiError {
+	// Handlers return an *apiError unwrapped nearly always, and asking
+	// errors.As would cost an allocation.
+	if ae, ok := err.(*apiError); ok {
+		return ae
+	}
+	return apiErrorForWrapped(err)
+}
+
+func apiErrorForWrapped(err error) *apiError {
 	var ae *apiError
 	var tooBig *http.MaxBytesError
 	switch {
@@ -99,18 +116,38 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	switch ae.status {
 	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", `Bearer realm="keygate"`)
+		h["Www-Authenticate"] = bearerChallenge[:1:1]
 	case http.StatusTooManyRequests:
-		h.Set("Retry-After", strconv.FormatInt(wholeSeconds(ae.retryAfter, 1), 10))
+		h["Retry-After"] = retryAfterValue(wholeSeconds(ae.retryAfter, 1))
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", ae.allow)
 	}
-	writeJSON(w, ae.status, errorBody{Error: ae.code, Detail: ae.detail})
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = appendErrorBody(*buf, ae.code, ae.detail)
+	writeRawJSON(w, ae.status, *buf)
 }
 
-type errorBody struct {
-	Error  string `json:"error"`
-	Detail string `json:"detail"`
+// appendErrorBody appends what json.Encoder writes for
+// {"error":code,"detail":detail}.
+func appendErrorBody(dst []byte, code, detail string) []byte {
+	dst = append(dst, `{"error":`...)
+	dst = appendJSONString(dst, code)
+	dst = append(dst, `,"detail":`...)
+	dst = appendJSONString(dst, detail)
+	return append(dst, "}\n"...)
+}
+
+// bearerChallenge is the WWW-Authenticate of every 401, shared like
+// jsonContentType.
+var bearerChallenge = []string{`Bearer realm="keygate"`}
+
+// retryAfterValue is the Retry-After header value for secs seconds.
+func retryAfterValue(secs int64) []string {
+	var buf [20]byte
+	hv := getHeaderValues()
+	defer putHeaderValues(hv)
+	return hv.value(hv.str(strconv.AppendInt(buf[:0], secs, 10)))
 }
 
 // wholeSeconds rounds d up to whole seconds, and to at least min.

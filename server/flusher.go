@@ -18,7 +18,7 @@ func (s *Server) runFlusher(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
+			if err := s.flush(ctx, false); err != nil && ctx.Err() == nil {
 				s.log.Error("flush failed; will retry", slog.Any("err", err))
 			}
 		}
@@ -26,26 +26,31 @@ func (s *Server) runFlusher(ctx context.Context) {
 }
 
 // Flush writes every daily count and last-used time held only in memory,
-// in one transaction, then lets idle keys and limiters leave memory. A
-// batch that fails to commit is kept and retried with the next one, and
-// nothing is evicted meanwhile, so a failure loses no counts. About once a
-// minute it also prunes expired sessions and old audit events.
-func (s *Server) Flush(ctx context.Context) error {
+// then lets idle keys and limiters leave memory. A batch that fails to
+// commit is kept and retried with the next one, and nothing is evicted
+// meanwhile, so a failure loses no counts. About once a minute it also
+// prunes expired sessions and old audit events. Run calls it last, at
+// shutdown; the periodic flusher writes a last-used time only once it is
+// due (see lastUseGranularity).
+func (s *Server) Flush(ctx context.Context) error { return s.flush(ctx, true) }
+
+// flush is Flush; unless all, it leaves out last-used times not yet due.
+func (s *Server) flush(ctx context.Context, all bool) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	now := s.now()
 	b := &s.pending
 	for _, u := range s.limits.Drain() {
 		b.Usage = append(b.Usage, storage.Usage{Lineage: u.Key, Day: u.Day, Count: u.Count})
 	}
-	b.Keys = append(b.Keys, s.keys.dirty.drain()...)
-	b.Sessions = append(b.Sessions, s.sessions.dirty.drain()...)
+	b.Keys = append(b.Keys, s.keys.dirty.drainDue(now.UnixNano(), all)...)
+	b.Sessions = append(b.Sessions, s.sessions.dirty.drainDue(now.UnixNano(), all)...)
 	// Counts are absolute and the store keeps the larger of two, so a
 	// retried batch may hold the same day twice.
 	if err := s.writeBatch(ctx, *b); err != nil {
 		return err
 	}
 	b.Usage, b.Keys, b.Sessions = b.Usage[:0], b.Keys[:0], b.Sessions[:0]
-	now := s.now()
 	s.limits.Evict(now)
 	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano())
 	if now.Sub(s.lastPrune) >= time.Minute {

@@ -18,6 +18,7 @@ type flushFixture struct {
 	path string
 	now  time.Time
 	keys []storage.APIKey
+	used []*lastUse // the last use of each of keys, as requests set it
 }
 
 func newFlushFixture(t *testing.T, n int) *flushFixture {
@@ -51,11 +52,13 @@ func newFlushFixture(t *testing.T, n int) *flushFixture {
 		}
 		k.Lineage = k.ID
 		f.keys = append(f.keys, k)
+		f.s.known.add(hash) // stored behind the server's back
 		if v, err := f.s.verify(ctx, raw, []string{"basic"}, f.now); err != nil || v.code != codeValid {
-			t.Fatal(err)
+			t.Fatalf("verify: %v, %v", v.code, err)
 		}
 		e, _, _ := f.s.keys.get(hash)
 		f.s.keys.dirty.touch(&e.used, f.now.UnixNano())
+		f.used = append(f.used, &e.used)
 	}
 	return f
 }
@@ -140,4 +143,125 @@ func TestFlush_PrunesAudit(t *testing.T) {
 	if len(events) != 3 || events[0].TargetID != "4" {
 		t.Errorf("after pruning: %+v", events)
 	}
+}
+
+// storedLastUsed is key i's last use as the database holds it.
+func (f *flushFixture) storedLastUsed(t *testing.T, i int) time.Time {
+	t.Helper()
+	k, err := f.s.db.APIKeyByID(context.Background(), f.keys[i].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.LastUsedAt
+}
+
+// A periodic flush writes a last-used time only once it moved by
+// lastUseGranularity, or stopped moving for that long; Flush, the last
+// flush at shutdown, writes every one (issue 6).
+func TestFlush_LastUsedGranularity(t *testing.T) {
+	f := newFlushFixture(t, 3)
+	ctx := context.Background()
+	start := f.now
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.keys {
+		if got := f.storedLastUsed(t, i); !got.Equal(start) {
+			t.Fatalf("first use of key %d stored as %v, want %v", i, got, start)
+		}
+	}
+	// Key 0 moves by less than the granularity, key 1 by exactly it, key 2
+	// not at all.
+	f.now = start.Add(lastUseGranularity - time.Second)
+	f.s.keys.dirty.touch(f.used[0], f.now.UnixNano())
+	f.s.keys.dirty.touch(f.used[1], start.Add(lastUseGranularity).UnixNano())
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{start, start.Add(lastUseGranularity), start}
+	for i := range want {
+		if got := f.storedLastUsed(t, i); !got.Equal(want[i]) {
+			t.Errorf("after a periodic flush, key %d stored %v, want %v", i, got, want[i])
+		}
+	}
+	if f.s.keys.dirty.len() != 1 {
+		t.Errorf("%d uses pending, want key 0's", f.s.keys.dirty.len())
+	}
+	// The shutdown flush writes what is pending.
+	if err := f.s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.storedLastUsed(t, 0); !got.Equal(f.now) {
+		t.Errorf("after Flush, key 0 stored %v, want %v", got, f.now)
+	}
+}
+
+// A key dropped from the cache (revoked, rotated, owner changed) has its
+// pending use written by the next periodic flush: the API reads it from
+// the store from then on.
+func TestFlush_LastUsedOfDroppedKey(t *testing.T) {
+	f := newFlushFixture(t, 2)
+	ctx := context.Background()
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	used := f.now.Add(time.Second)
+	for i := range f.keys {
+		f.s.keys.dirty.touch(f.used[i], used.UnixNano())
+	}
+	f.now = used
+	f.s.keys.invalidate(f.keys[0].Hash)
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.storedLastUsed(t, 0); !got.Equal(used) {
+		t.Errorf("dropped key stored %v, want %v", got, used)
+	}
+	if got := f.storedLastUsed(t, 1); got.Equal(used) {
+		t.Errorf("a cached key's use within the granularity was written")
+	}
+	f.s.keys.invalidateUser("usr_1")
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.storedLastUsed(t, 1); !got.Equal(used) {
+		t.Errorf("key of a changed owner stored %v, want %v", got, used)
+	}
+}
+
+// A use that stops moving is written by a periodic flush once it has been
+// still for lastUseGranularity, so an idle key still leaves memory.
+func TestFlush_LastUsedSettles(t *testing.T) {
+	f := newFlushFixture(t, 1)
+	f.s.cfg.IdleTTL = time.Minute
+	ctx := context.Background()
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	used := f.now.Add(10 * time.Second)
+	f.s.keys.dirty.touch(f.used[0], used.UnixNano())
+	f.now = used.Add(lastUseGranularity - time.Nanosecond)
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.storedLastUsed(t, 0); got.Equal(used) {
+		t.Fatalf("use still moving within the granularity was written")
+	}
+	f.now = used.Add(lastUseGranularity + 2*time.Minute)
+	if err := f.s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.storedLastUsed(t, 0); !got.Equal(used) {
+		t.Errorf("settled use stored as %v, want %v", got, used)
+	}
+	if f.s.keys.len() != 0 {
+		t.Errorf("idle key still held after its use was written")
+	}
+}
+
+// len is the number of uses waiting for the flusher.
+func (d *dirtyList) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.items)
 }

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // decode reads a request body that must hold exactly one JSON object with
@@ -80,14 +83,103 @@ func jsonKind(goKind string) string {
 
 // writeJSON writes v as the JSON response body with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	// The status is sent: a failed write means the client went away, and
 	// there is no one left to tell.
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// writeRawJSON writes body, JSON encoded by hand and ending in a newline
+// as json.Encoder's output does, with the given status.
+func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
+	setJSONHeaders(w.Header())
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // as in writeJSON
+}
+
+// Header values every JSON response carries. They are shared by all
+// responses and must never be modified in place; a slice of capacity one
+// means an Add elsewhere copies it rather than writing into it.
+var (
+	jsonContentType = []string{"application/json"}
+	noSniff         = []string{"nosniff"}
+)
+
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = jsonContentType[:1:1]
+	h["X-Content-Type-Options"] = noSniff[:1:1]
+}
+
+// jsonBufs holds the buffers request bodies are read into and responses
+// encoded into by hand, so the hot path allocates neither. A buffer is
+// returned once nothing refers to it: ResponseWriter.Write keeps no
+// reference to what it is given.
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBuf is the largest buffer kept for reuse; a rare large body
+// should not pin its memory in the pool.
+const maxPooledBuf = 16 << 10
+
+func getBuf() *[]byte { return jsonBufs.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	jsonBufs.Put(b)
+}
+
+// readBody appends body to buf up to limit bytes and one more, so that
+// len(buf) > limit says the body is too large. The error is any but
+// io.EOF that reading returned.
+func readBody(body io.Reader, limit int64, buf []byte) ([]byte, error) {
+	if body == nil {
+		return buf, nil
+	}
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, room(limit, len(buf), max(cap(buf), 512)))
+		}
+		n, err := body.Read(buf[len(buf) : len(buf)+room(limit, len(buf), cap(buf)-len(buf))])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		} else if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// room is n, or less if fewer than n bytes more than have would take a
+// body past limit and one byte more. have <= limit; a limit near the
+// largest int64 does not overflow.
+func room(limit int64, have, n int) int {
+	if rest := limit - int64(have); rest < int64(n) {
+		return int(rest) + 1
+	}
+	return n
+}
+
+// replayedBody is a request body that was read already, given back to be
+// read again: the bytes read, then the error reading them ended with.
+type replayedBody struct {
+	io.Reader
+	io.Closer
+}
+
+func replayBody(orig io.ReadCloser, read []byte, err error) io.ReadCloser {
+	if err == nil {
+		err = io.EOF
+	}
+	return replayedBody{io.MultiReader(bytes.NewReader(read), errReader{err}), orig}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // queryInt reads the whole-number query parameter name, between lo and
 // hi; def when it is absent.

@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/binary"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,26 +20,58 @@ const (
 // keyEntry is what the hot path knows of one API key and its owner. The
 // plain fields are fixed when the entry is made; anything that changes
 // them (revocation, rotation) replaces the entry through invalidate.
+//
+// A server holds one per active key, so it is kept small: id, userID and
+// lineage share one allocation (lineage is id itself for a key never
+// rotated), tier is the tier table's own copy of the name, and of the
+// owner's tiers only the answer that matters is kept.
 type keyEntry struct {
 	id, userID, lineage, tier string
 	expiresAt, revokedAt      int64 // unix nanoseconds; 0: never
 	ownerDisabled             bool
-	ownerTiers                []string
+	ownerHasTier              bool // the owner holds tier; a change to the owner's tiers invalidates the entry
 
 	used lastUse      // the latest admitted use
 	seen atomic.Int64 // unix nanoseconds of the latest lookup, for eviction
 }
 
-func newKeyEntry(k storage.APIKey, owner storage.User) *keyEntry {
+// newKeyEntry makes the entry for k and its owner. tiers is the current
+// tier table, whose names the entry shares.
+func newKeyEntry(k storage.APIKey, owner storage.User, tiers map[string]*tier) *keyEntry {
 	e := &keyEntry{
-		id: k.ID, userID: k.UserID, lineage: k.Lineage, tier: k.Tier,
 		expiresAt: unixNano(k.ExpiresAt), revokedAt: unixNano(k.RevokedAt),
-		ownerDisabled: owner.Disabled, ownerTiers: owner.Tiers,
+		ownerDisabled: owner.Disabled, ownerHasTier: slices.Contains(owner.Tiers, k.Tier),
 	}
-	e.used.id = k.ID
+	e.id, e.userID, e.lineage = packIDs(k.ID, k.UserID, k.Lineage)
+	if t := tiers[k.Tier]; t != nil {
+		e.tier = t.name
+	} else {
+		e.tier = strings.Clone(k.Tier) // not a configured tier: keep none of the decoded record alive
+	}
+	e.used.id = e.id
 	e.used.at.Store(unixNano(k.LastUsedAt))
 	e.used.flushed.Store(e.used.at.Load())
 	return e
+}
+
+// packIDs copies id, userID and lineage into one allocation and returns
+// them as substrings of it. A lineage equal to id is not stored twice.
+func packIDs(id, userID, lineage string) (string, string, string) {
+	same := lineage == id
+	if same {
+		lineage = ""
+	}
+	var b strings.Builder
+	b.Grow(len(id) + len(userID) + len(lineage))
+	b.WriteString(id)
+	b.WriteString(userID)
+	b.WriteString(lineage)
+	all := b.String()
+	i, u := len(id), len(id)+len(userID)
+	if same {
+		return all[:i], all[i:u], all[:i]
+	}
+	return all[:i], all[i:u], all[u:]
 }
 
 func unixNano(t time.Time) int64 {
@@ -126,6 +160,7 @@ func (c *keyCache) invalidateUser(userID string) {
 		sh.gen++ // a miss loading this user's state meanwhile must not be cached
 		for h, e := range sh.hits {
 			if e.userID == userID {
+				e.used.dropped.Store(true) // see invalidate
 				delete(sh.hits, h)
 			}
 		}
@@ -139,7 +174,11 @@ func (c *keyCache) invalidate(h auth.KeyHash) {
 	sh := c.shard(h)
 	sh.mu.Lock()
 	sh.gen++
-	// A dropped entry with an unflushed use is still on the dirty list.
+	// A dropped entry with an unflushed use is still on the dirty list;
+	// the next flush writes it, since the API now reads it from the store.
+	if e := sh.hits[h]; e != nil {
+		e.used.dropped.Store(true)
+	}
 	delete(sh.hits, h)
 	delete(sh.miss, h)
 	sh.mu.Unlock()

@@ -61,6 +61,7 @@ func (s *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, u *call
 	} else if err != nil {
 		return err
 	}
+	s.known.add(k.Hash) // before the 201: a client may use the key at once
 	s.keys.invalidate(k.Hash)
 	s.audit(r, u.ID, actionKeyCreated, k.ID)
 	v := s.viewKey(k, now)
@@ -116,13 +117,25 @@ func (s *Server) handleKeyList(w http.ResponseWriter, r *http.Request, u *caller
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	views := make([]keyView, 0, len(keys))
-	for _, k := range keys {
-		views = append(views, s.viewKey(k, now))
-	}
-	writeJSON(w, http.StatusOK, map[string][]keyView{"keys": views})
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = s.appendKeyList(*buf, keys, s.now())
+	writeRawJSON(w, http.StatusOK, *buf)
 	return nil
+}
+
+// appendKeyList appends {"keys":[...]} and a newline, as writeJSON would
+// write map[string][]keyView{"keys": views}.
+func (s *Server) appendKeyList(dst []byte, keys []storage.APIKey, now time.Time) []byte {
+	dst = append(dst, `{"keys":[`...)
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		v := s.viewKey(k, now)
+		dst = appendKeyView(dst, &v)
+	}
+	return append(dst, "]}\n"...)
 }
 
 // handleKeyGet serves GET /v1/keys/{id}.
@@ -187,6 +200,7 @@ func (s *Server) handleKeyRotate(w http.ResponseWriter, r *http.Request, u *call
 	} else if err != nil {
 		return err
 	}
+	s.known.add(next.Hash) // before the 201: a client may use the key at once
 	s.keys.invalidate(old.Hash)
 	s.keys.invalidate(next.Hash)
 	s.audit(r, u.ID, actionKeyRotated, next.ID)

@@ -8,6 +8,15 @@ import (
 	"github.com/keygate/keygate/storage"
 )
 
+// lastUseGranularity is how far a last-used time must move before a
+// periodic flush writes it. The API shows the time held in memory, so the
+// stored copy matters only after a restart, and writing it on every flush
+// cost more than the counters did: a busy server's flush would rewrite the
+// time of every key used in the last second. A crash may therefore lose up
+// to this much of a last-used time; a clean stop loses none (the final
+// flush writes every pending time).
+const lastUseGranularity = time.Minute
+
 // lastUse is a last-used time written behind: requests set it in memory
 // and the flusher writes it, so using a key or session costs no disk write.
 type lastUse struct {
@@ -15,6 +24,10 @@ type lastUse struct {
 	at      atomic.Int64 // unix nanoseconds of the latest use
 	flushed atomic.Int64 // at, as last handed to the flusher
 	queued  atomic.Bool  // on a dirtyList, waiting for the flusher
+	// dropped is set when the key's cache entry is dropped (revoked,
+	// rotated, owner changed): nothing in memory shows the time any more,
+	// so the next flush writes it whatever the granularity.
+	dropped atomic.Bool
 }
 
 // clean reports whether the store already has the latest use.
@@ -28,14 +41,24 @@ func (u *lastUse) time() time.Time {
 	return time.Time{}
 }
 
-// dirtyList holds the lastUses changed since the flusher last drained it.
+// due reports whether a periodic flush at now writes u: its time moved by
+// a granularity since it was last written, or it has not moved for one
+// (so a key used twice and then left idle is written, and can be evicted,
+// within about two granularities).
+func (u *lastUse) due(now int64) bool {
+	at, flushed := u.at.Load(), u.flushed.Load()
+	g := int64(lastUseGranularity)
+	return at-flushed >= g || now-at >= g || u.dropped.Load()
+}
+
+// dirtyList holds the lastUses changed since they were last written.
 type dirtyList struct {
 	mu    sync.Mutex // guards items
 	items []*lastUse
 }
 
-// touch records a use at now. Only the first use after a drain takes the
-// list's lock.
+// touch records a use at now. Only the first use after u was written
+// takes the list's lock.
 func (d *dirtyList) touch(u *lastUse, now int64) {
 	u.at.Store(now)
 	if !u.queued.Load() && u.queued.CompareAndSwap(false, true) {
@@ -45,20 +68,39 @@ func (d *dirtyList) touch(u *lastUse, now int64) {
 	}
 }
 
-// drain returns the uses changed since the previous drain.
-func (d *dirtyList) drain() []storage.LastUsed {
+// drainDue returns the uses a flush at now (unix nanoseconds) writes: every
+// changed use if all, else only those due. The rest stay on the list,
+// still queued, so uses meanwhile take no lock.
+func (d *dirtyList) drainDue(now int64, all bool) []storage.LastUsed {
 	d.mu.Lock()
 	items := d.items
 	d.items = nil
 	d.mu.Unlock()
-	out := make([]storage.LastUsed, 0, len(items))
+	var out []storage.LastUsed // often empty: most uses are not due
+	if all {
+		out = make([]storage.LastUsed, 0, len(items))
+	}
+	kept := items[:0] // filtered in place: kept never passes the loop
 	for _, u := range items {
+		if !all && !u.due(now) {
+			kept = append(kept, u)
+			continue
+		}
 		// Clear queued before reading, so a use racing with this drain
 		// queues u again rather than being lost.
 		u.queued.Store(false)
 		at := u.at.Load()
+		if at == u.flushed.Load() {
+			continue // already written
+		}
 		u.flushed.Store(at)
 		out = append(out, storage.LastUsed{ID: u.id, At: time.Unix(0, at).UTC()})
+	}
+	clear(items[len(kept):]) // let written entries go, should they leave the cache
+	if len(kept) > 0 {
+		d.mu.Lock()
+		d.items = append(kept, d.items...)
+		d.mu.Unlock()
 	}
 	return out
 }

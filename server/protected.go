@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -48,28 +47,46 @@ func (s *Server) checkKey(w http.ResponseWriter, r *http.Request, tiers []string
 // presentedKey reads the key from X-API-Key or Authorization: Bearer. Two
 // different keys in one request are refused rather than guessed between.
 func presentedKey(r *http.Request) (string, error) {
-	fromHeader := r.Header.Get("X-API-Key")
-	bearer, hasBearer := auth.ParseBearer(r.Header.Get("Authorization"))
+	// Indexed by the canonical names, as Header.Get would, without
+	// canonicalising "X-API-Key" into a new string every time.
+	fromHeader := firstValue(r.Header, "X-Api-Key")
+	bearer, hasBearer := auth.ParseBearer(firstValue(r.Header, "Authorization"))
 	switch {
 	case fromHeader != "" && hasBearer && bearer != fromHeader:
-		return "", errUnauthorized("two different API keys presented")
+		return "", errTwoKeys
 	case fromHeader != "":
 		return fromHeader, nil
 	case hasBearer:
 		return bearer, nil
 	}
-	return "", errUnauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key")
+	return "", errNoKey
+}
+
+// The refusals of presentedKey, made once: an apiError is never modified.
+var (
+	errTwoKeys = errUnauthorized("two different API keys presented")
+	errNoKey   = errUnauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key")
+)
+
+// firstValue is h.Get(key) for a key already in canonical form.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // lookupKey returns the cached entry for hash, reading the store only on
-// a miss; nil, nil for a hash that matches no key. Unknown hashes are
+// a miss; nil, nil for a hash that matches no key. A hash the key filter
+// rules out is refused without the store, so a client trying ever-new keys
+// costs no disk read; the few unknown hashes it lets through are
 // remembered too, within a bound.
 func (s *Server) lookupKey(ctx context.Context, hash auth.KeyHash) (*keyEntry, error) {
 	e, unknown, gen := s.keys.get(hash)
 	if e != nil {
 		return e, nil
 	}
-	if unknown {
+	if unknown || !s.known.mayHold(hash) {
 		return nil, nil
 	}
 	k, err := s.db.APIKeyByHash(ctx, hash)
@@ -85,20 +102,30 @@ func (s *Server) lookupKey(ctx context.Context, hash auth.KeyHash) (*keyEntry, e
 	} else if err != nil {
 		return nil, err
 	}
-	return s.keys.put(hash, newKeyEntry(k, owner), gen), nil
+	return s.keys.put(hash, newKeyEntry(k, owner, s.current().tiers), gen), nil
 }
 
 // limitError is the 429 for a refused decision, naming the limit.
 func limitError(t *tier, d limiter.Decision) error {
+	// Appended rather than formatted: a refused key answers often.
+	var buf [64]byte
+	var b []byte
 	if d.Reason == limiter.Day {
-		return errRateLimited(fmt.Sprintf("Daily limit exceeded: %d/day", t.limits.PerDay), d.RetryAfter)
+		b = strconv.AppendInt(append(buf[:0], "Daily limit exceeded: "...), t.limits.PerDay, 10)
+		b = append(b, "/day"...)
+	} else {
+		b = strconv.AppendInt(append(buf[:0], "Rate limit exceeded: "...), int64(t.limits.PerMinute), 10)
+		b = append(b, "/min"...)
 	}
-	return errRateLimited(fmt.Sprintf("Rate limit exceeded: %d/min", t.limits.PerMinute), d.RetryAfter)
+	hv := getHeaderValues()
+	defer putHeaderValues(hv)
+	return errRateLimited(hv.str(b), d.RetryAfter)
 }
 
 // setLimitHeaders writes both the IETF draft fields and the legacy
-// X-RateLimit-* ones. The per-request values share one string and one
-// slice backing array, to keep the hot path's allocations down.
+// X-RateLimit-* ones. The values that never change for a tier are made
+// with it; the others come from headerValues, so that the hot path does
+// not allocate for them.
 func setLimitHeaders(h http.Header, t *tier, d limiter.Decision) {
 	minuteReset := wholeSeconds(d.MinuteReset, 0)
 	var buf [128]byte
@@ -114,13 +141,13 @@ func setLimitHeaders(h http.Header, t *tier, d limiter.Decision) {
 	b = strconv.AppendInt(b, int64(d.MinuteRemaining), 10)
 	remainingEnd := len(b)
 	b = strconv.AppendInt(b, minuteReset, 10)
-	all := string(b)
+	hv := getHeaderValues()
+	defer putHeaderValues(hv)
+	all := hv.str(b)
 
-	vals := make([]string, 3)
-	vals[0], vals[1], vals[2] = all[:rateEnd], all[rateEnd:remainingEnd], all[remainingEnd:]
 	h["Ratelimit-Policy"] = t.policy
-	h["Ratelimit"] = vals[0:1:1]
+	h["Ratelimit"] = hv.value(all[:rateEnd])
 	h["X-Ratelimit-Limit"] = t.limit
-	h["X-Ratelimit-Remaining"] = vals[1:2:2]
-	h["X-Ratelimit-Reset"] = vals[2:3:3]
+	h["X-Ratelimit-Remaining"] = hv.value(all[rateEnd:remainingEnd])
+	h["X-Ratelimit-Reset"] = hv.value(all[remainingEnd:])
 }

@@ -24,10 +24,11 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: hex.EncodeToString(b) + "-"}
 }
 
-func (ids *requestIDs) next() string {
+// next returns a new id as a header value made from hv.
+func (ids *requestIDs) next(hv *headerValues) []string {
 	var buf [32]byte
 	out := append(buf[:0], ids.prefix...)
-	return string(strconv.AppendUint(out, ids.n.Add(1), 36))
+	return hv.value(hv.str(strconv.AppendUint(out, ids.n.Add(1), 36)))
 }
 
 // validRequestID says whether an incoming X-Request-Id is kept: 1 to 128
@@ -50,11 +51,13 @@ func validRequestID(id string) bool {
 // back from the response headers (requestID), so it costs no context.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			id = s.requestIDs.next()
+		if id := r.Header["X-Request-Id"]; len(id) > 0 && validRequestID(id[0]) {
+			w.Header()["X-Request-Id"] = id[:1:1]
+		} else {
+			hv := getHeaderValues()
+			w.Header()["X-Request-Id"] = s.requestIDs.next(hv)
+			putHeaderValues(hv)
 		}
-		w.Header()["X-Request-Id"] = []string{id}
 		next.ServeHTTP(w, r)
 	})
 }

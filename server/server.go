@@ -110,6 +110,7 @@ type Server struct {
 	passwords *auth.Hasher
 	limits    *limiter.Limiter
 	keys      *keyCache
+	known     *keyFilter // the hashes of every stored key, for refusing others without the store
 	sessions  *sessionSet
 	table     atomic.Pointer[table] // the tiers and routes now; replaced by Reload
 	dash      *dashboard
@@ -142,6 +143,7 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 		tokens:     tokens,
 		passwords:  passwords,
 		keys:       newKeyCache(),
+		known:      newKeyFilter(),
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		rand:       cfg.Rand,
@@ -166,6 +168,7 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 	if err := s.Reload(cfg.Tiers, cfg.Routes); err != nil {
 		return nil, err
 	}
+	go s.loadKnownKeys()
 	return s, nil
 }
 

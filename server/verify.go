@@ -60,7 +60,7 @@ func (s *Server) verifyUncounted(ctx context.Context, raw string, tiers []string
 	if v.code = keyState(e, now.UnixNano()); v.code != codeValid {
 		return v, nil
 	}
-	if v.tier == nil || !slices.Contains(e.ownerTiers, e.tier) || (tiers != nil && !slices.Contains(tiers, e.tier)) {
+	if v.tier == nil || !e.ownerHasTier || (tiers != nil && !slices.Contains(tiers, e.tier)) {
 		v.code = codeForbidden
 		if v.tier != nil {
 			v.decision, err = s.limits.PeekAt(e.lineage, v.tier.limits, now)

@@ -36,6 +36,7 @@ func BenchmarkVerifyKey(b *testing.B) {
 	if err := db.CreateAPIKey(ctx, k, 0, now); err != nil {
 		b.Fatal(err)
 	}
+	s.known.add(hash) // made behind the server's back, as its own handlers would tell it
 	tiers := []string{"basic"}
 	if v, err := s.verify(ctx, raw, tiers, now); err != nil || v.code != codeValid {
 		b.Fatal(err)

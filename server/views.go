@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/keygate/keygate/storage"
@@ -82,4 +83,49 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// appendKeyView appends v encoded exactly as json.Marshal encodes a
+// keyView (TestAppendKeyView_AsEncodingJSON), without its reflection: the
+// key list is read on every dashboard load.
+func appendKeyView(dst []byte, v *keyView) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, v.ID)
+	dst = append(dst, `,"name":`...)
+	dst = appendJSONString(dst, v.Name)
+	dst = append(dst, `,"prefix":`...)
+	dst = appendJSONString(dst, v.Prefix)
+	dst = append(dst, `,"tier":`...)
+	dst = appendJSONString(dst, v.Tier)
+	dst = append(dst, `,"rate_limit_per_minute":`...)
+	dst = strconv.AppendInt(dst, int64(v.RateLimitPerMinute), 10)
+	dst = append(dst, `,"rate_limit_per_day":`...)
+	dst = strconv.AppendInt(dst, v.RateLimitPerDay, 10)
+	dst = append(dst, `,"is_active":`...)
+	dst = strconv.AppendBool(dst, v.IsActive)
+	dst = append(dst, `,"created_at":`...)
+	dst = appendJSONString(dst, v.CreatedAt)
+	dst = append(dst, `,"last_used_at":`...)
+	dst = appendOptionalString(dst, v.LastUsedAt)
+	dst = append(dst, `,"expires_at":`...)
+	dst = appendOptionalString(dst, v.ExpiresAt)
+	dst = append(dst, `,"revoked_at":`...)
+	dst = appendOptionalString(dst, v.RevokedAt)
+	for _, f := range [...]struct{ name, value string }{
+		{`,"replaces":`, v.Replaces}, {`,"replaced_by":`, v.ReplacedBy}, {`,"key":`, v.Key},
+	} {
+		if f.value != "" { // omitempty
+			dst = append(dst, f.name...)
+			dst = appendJSONString(dst, f.value)
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendOptionalString appends *s as a JSON string, or null for nil.
+func appendOptionalString(dst []byte, s *string) []byte {
+	if s == nil {
+		return append(dst, "null"...)
+	}
+	return appendJSONString(dst, *s)
 }
