@@ -255,11 +255,12 @@ if [ "$SCALE_USERS" -gt 0 ]; then
 	printf 'rss_after_kb\t%s\nanon_after_kb\t%s\n' "$(rss_kb "$KG_PID" VmRSS)" "$(rss_kb "$KG_PID" RssAnon)" >>"$SCALE"
 	stop "$KG_PID"
 
-	log "flush: timing storage.Flush of $ACTIVE counters"
+	log "flush: timing the server's Flush of $ACTIVE counters"
 	taskset -c "$SERVER_CPU" "$WORK/flushtest" time -db "$WORK/scale.db" -keys "$WORK/active.txt" -n "$ACTIVE" -rounds 5 |
 		tee "$WORK/flush.out" >&2
-	# chat p99 with keygate flushing $ACTIVE counters and last-used times
-	# every second, against none; keygate in process, the same database.
+	# chat p99 with keygate flushing $ACTIVE counters every second (and their
+	# last-used times once a minute), against none; keygate in process, the
+	# same database.
 	for r in $(seq "$ROUNDS"); do
 		for every in 0 1s; do
 			start flushtest "$WORK/flushtest" serve -db "$WORK/scale.db" -keys "$WORK/active.txt" \

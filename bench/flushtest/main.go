@@ -1,22 +1,29 @@
 // Command flushtest measures keygate's write-behind flush at scale: how long
-// storage.Flush takes to write N dirty daily counters (and, as a request
-// also leaves behind, N last-used times), and what that does to the latency
-// of requests served meanwhile.
+// the server's flush takes to write N dirty daily counters (and, as a
+// request also leaves behind, N last-used times), and what that does to the
+// latency of requests served meanwhile.
 //
 // Usage:
 //
-//	flushtest time  -db FILE -keys FILE [-n 100000] [-rounds 7]
-//	flushtest serve -db FILE -keys FILE [-n 100000] [-addr 127.0.0.1:9191] [-every 1s] [-for 20s] [-memprofile FILE]
+//	flushtest time  -db FILE -keys FILE [-n 100000] [-rounds 7] [-cpuprofile FILE]
+//	flushtest serve -db FILE -keys FILE [-n 100000] [-addr 127.0.0.1:9191] [-every 1s] [-lastused-every 1m] [-for 20s] [-memprofile FILE]
 //
 // keys is a file of raw API keys stored in db, one a line (the loader's
-// -keys-out); the first n name the counters to flush. "time" flushes the
-// same n counters rounds times, each round with higher counts, and prints
-// the median and worst duration, with and without last-used times. "serve"
-// runs keygate's server in this process on addr (every key of tier basic,
-// limits that never refuse, POST /v1/chat) and, when every is positive,
-// flushes n counters and last-used times every interval, the batch keygate's
-// own flusher would write after n keys were used; it stops after -for and
-// prints the flush durations. The database must not be in use elsewhere.
+// -keys-out); the first n are used. "time" runs keygate's server in this
+// process, sends one request with each of the n keys through its handler
+// (untimed), then times the server's Flush, rounds times each: with the
+// server's clock still ("last_used=false": only the counters are dirty, as
+// in the flushes between two writes of a last-used time) and with the clock
+// a minute on each round ("last_used=true": every key's last-used time is
+// due too, which keygate writes at most once a minute per key). It prints
+// the median and worst duration of each, and the median processor time
+// the process spent in it, which other load on the machine barely moves. "serve" runs keygate's server in
+// this process on addr (every key of tier basic, limits that never refuse,
+// POST /v1/chat) and, when every is positive, writes every interval the
+// batch keygate's flusher writes after n keys were used: n counters, plus
+// the n last-used times on the first flush and every lastused-every after
+// it. It stops after -for and prints the flush durations. The database
+// must not be in use elsewhere.
 package main
 
 import (
@@ -29,11 +36,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,8 +68,10 @@ func main() {
 type options struct {
 	db, keys, addr string
 	memprofile     string
+	cpuprofile     string
 	n, rounds      int
 	every, dur     time.Duration
+	lastUsedEvery  time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -74,47 +87,68 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.n, "n", 100000, "dirty counters per flush")
 	fs.IntVar(&o.rounds, "rounds", 7, "time: flushes of each kind")
 	fs.DurationVar(&o.every, "every", time.Second, "serve: flush interval; 0: no extra flushes")
+	fs.DurationVar(&o.lastUsedEvery, "lastused-every", time.Minute, "serve: how often the batch holds the last-used times too (keygate's granularity)")
 	fs.DurationVar(&o.dur, "for", 20*time.Second, "serve: how long to serve")
 	fs.StringVar(&o.memprofile, "memprofile", "", "serve: write a heap profile here on exit (after a GC)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run here")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if o.rounds < 1 {
+		return errors.New("-rounds must be at least 1")
 	}
 	db, err := storage.Open(o.db, storage.Options{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	keys, err := loadKeys(ctx, db, o.keys, o.n)
+	raws, err := readKeys(o.keys, o.n)
 	if err != nil {
 		return err
 	}
-	if mode == "time" {
-		return timeFlushes(ctx, db, keys, o.rounds, stdout)
+	if o.cpuprofile != "" {
+		stop, err := startCPUProfile(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
-	return serve(ctx, db, keys, o, stdout)
+	if mode == "time" {
+		return timeFlushes(ctx, db, raws, o.rounds, stdout)
+	}
+	return serve(ctx, db, raws, o, stdout)
 }
 
-// loadKeys reads up to n raw keys from path and looks each one up.
-func loadKeys(ctx context.Context, db *storage.DB, path string, n int) ([]storage.APIKey, error) {
+// readKeys reads the first n raw keys of the file at path.
+func readKeys(path string, n int) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var keys []storage.APIKey
+	var raws []string
 	sc := bufio.NewScanner(f)
-	for sc.Scan() && len(keys) < n {
-		k, err := db.APIKeyByHash(ctx, [32]byte(auth.HashKey(sc.Text())))
-		if err != nil {
-			return nil, fmt.Errorf("key on line %d: %w", len(keys)+1, err)
-		}
-		keys = append(keys, k)
+	for sc.Scan() && len(raws) < n {
+		raws = append(raws, sc.Text())
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(keys) < n {
-		return nil, fmt.Errorf("%s holds %d keys, want %d", path, len(keys), n)
+	if len(raws) < n {
+		return nil, fmt.Errorf("%s holds %d keys, want %d", path, len(raws), n)
+	}
+	return raws, nil
+}
+
+// loadKeys looks each raw key up.
+func loadKeys(ctx context.Context, db *storage.DB, raws []string) ([]storage.APIKey, error) {
+	keys := make([]storage.APIKey, 0, len(raws))
+	for i, raw := range raws {
+		k, err := db.APIKeyByHash(ctx, [32]byte(auth.HashKey(raw)))
+		if err != nil {
+			return nil, fmt.Errorf("key on line %d: %w", i+1, err)
+		}
+		keys = append(keys, k)
 	}
 	return keys, nil
 }
@@ -137,22 +171,57 @@ func batch(keys []storage.APIKey, count int64, now time.Time, lastUsed bool) sto
 	return b
 }
 
-// timeFlushes times rounds flushes of counters alone, then rounds of
-// counters with last-used times.
-func timeFlushes(ctx context.Context, db *storage.DB, keys []storage.APIKey, rounds int, stdout io.Writer) error {
-	count := time.Now().UnixNano() / int64(time.Millisecond) // above anything stored before
+// timeFlushes times the server's Flush after one request with each key:
+// rounds flushes with the clock still, so only counters are dirty, then
+// rounds with the clock a minute on, so every last-used time is due too.
+func timeFlushes(ctx context.Context, db *storage.DB, raws []string, rounds int, stdout io.Writer) error {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	srv, err := newServer(db, func() time.Time { return time.Unix(0, clock.Load()) })
+	if err != nil {
+		return err
+	}
+	// Warm up: every key into memory, its first use written, the minute's
+	// pruning done.
+	if err := useKeys(srv, raws); err != nil {
+		return err
+	}
+	if err := srv.Flush(ctx); err != nil {
+		return err
+	}
 	for _, withLastUsed := range []bool{false, true} {
-		var ds []time.Duration
+		var ds, cpu []time.Duration
 		for range rounds {
-			count++
-			b := batch(keys, count, time.Now(), withLastUsed)
-			start := time.Now()
-			if err := db.Flush(ctx, b); err != nil {
+			if withLastUsed {
+				clock.Add(int64(time.Minute + time.Second))
+			}
+			if err := useKeys(srv, raws); err != nil {
 				return err
 			}
-			ds = append(ds, time.Since(start))
+			runtime.GC() // the requests' garbage is not the flush's to collect
+			start, startCPU := time.Now(), cpuTime()
+			if err := srv.Flush(ctx); err != nil {
+				return err
+			}
+			ds, cpu = append(ds, time.Since(start)), append(cpu, cpuTime()-startCPU)
 		}
-		fmt.Fprintf(stdout, "flush n=%d last_used=%v %s\n", len(keys), withLastUsed, summary(ds))
+		slices.Sort(cpu)
+		fmt.Fprintf(stdout, "flush n=%d last_used=%v %s cpu_median_ms=%.1f\n", len(raws), withLastUsed, summary(ds), ms(cpu[len(cpu)/2]))
+	}
+	return nil
+}
+
+// useKeys sends one chat request with each raw key through srv's handler.
+func useKeys(srv *server.Server, raws []string) error {
+	for _, raw := range raws {
+		r := httptest.NewRequest(http.MethodPost, "/v1/chat", strings.NewReader(`{"message":"hi"}`))
+		r.Header.Set("Authorization", "Bearer "+raw)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			return fmt.Errorf("chat answered %d: %s", w.Code, w.Body)
+		}
 	}
 	return nil
 }
@@ -163,14 +232,20 @@ func summary(ds []time.Duration) string {
 		return "rounds=0"
 	}
 	slices.Sort(ds)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	return fmt.Sprintf("median_ms=%.1f max_ms=%.1f rounds=%d", ms(ds[len(ds)/2]), ms(ds[len(ds)-1]), len(ds))
 }
 
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // serve runs keygate's server on o.addr for o.dur, flushing a batch of
 // keys every o.every meanwhile.
-func serve(ctx context.Context, db *storage.DB, keys []storage.APIKey, o options, stdout io.Writer) error {
-	srv, err := newServer(db)
+func serve(ctx context.Context, db *storage.DB, raws []string, o options, stdout io.Writer) error {
+	keys, err := loadKeys(ctx, db, raws)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(db, nil)
 	if err != nil {
 		return err
 	}
@@ -181,7 +256,7 @@ func serve(ctx context.Context, db *storage.DB, keys []storage.APIKey, o options
 	ctx, cancel := context.WithTimeout(ctx, o.dur)
 	defer cancel()
 	flushed := make(chan []time.Duration, 1)
-	go func() { flushed <- flushEvery(ctx, db, keys, o.every) }()
+	go func() { flushed <- flushEvery(ctx, db, keys, o.every, o.lastUsedEvery) }()
 	err = srv.Serve(ctx, ln)
 	ds := <-flushed
 	fmt.Fprintf(stdout, "serve flush n=%d every=%s %s\n", len(keys), o.every, summary(ds))
@@ -207,9 +282,11 @@ func writeHeapProfile(path string, srv *server.Server) error {
 	return f.Close()
 }
 
-// flushEvery flushes a batch of keys (counters and last-used times) every
-// interval until ctx is done, and returns how long each flush took.
-func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, every time.Duration) []time.Duration {
+// flushEvery writes a batch of keys every interval until ctx is done, and
+// returns how long each write took. Each batch holds the keys' counters;
+// the first, and then one every lastUsedEvery, holds their last-used
+// times too, as keygate's flusher writes a time once it moved a minute.
+func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, every, lastUsedEvery time.Duration) []time.Duration {
 	if every <= 0 {
 		<-ctx.Done()
 		return nil
@@ -218,6 +295,7 @@ func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, ever
 	defer t.Stop()
 	count := time.Now().UnixNano() / int64(time.Millisecond)
 	var ds []time.Duration
+	var lastUsedAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -225,7 +303,12 @@ func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, ever
 		case <-t.C:
 		}
 		count++
-		b := batch(keys, count, time.Now(), true)
+		now := time.Now()
+		withLastUsed := now.Sub(lastUsedAt) >= lastUsedEvery
+		if withLastUsed {
+			lastUsedAt = now
+		}
+		b := batch(keys, count, now, withLastUsed)
 		start := time.Now()
 		if err := db.Flush(ctx, b); err != nil {
 			return ds // only a cancelled context ends a flush early here
@@ -236,7 +319,8 @@ func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, ever
 
 // newServer is keygate's server as the benchmark configures it: the
 // basic tier with limits that never refuse, and the echo at POST /v1/chat.
-func newServer(db *storage.DB) (*server.Server, error) {
+// now is its clock; nil: time.Now.
+func newServer(db *storage.DB, now func() time.Time) (*server.Server, error) {
 	tokens, err := auth.NewTokens(auth.TokenOptions{
 		Secret: []byte(rand.Text() + rand.Text()), Issuer: "keygate", AccessTTL: 30 * time.Minute, RefreshTTL: time.Hour,
 	})
@@ -251,5 +335,19 @@ func newServer(db *storage.DB) (*server.Server, error) {
 		Tiers:  map[string]limiter.Limits{"basic": {PerMinute: 1 << 30, PerDay: 1 << 50}},
 		Routes: []server.Route{{Method: "POST", Path: "/v1/chat", Tiers: []string{"basic"}}},
 		Logger: slog.New(slog.DiscardHandler),
+		Now:    now,
 	}, db, tokens, passwords)
+}
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
