@@ -81,6 +81,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	warnReadableSecret(*fs.config, cfg, getenv, log)
+	if cfg.Passwords.BcryptCost < 10 {
+		log.Warn("passwords.bcrypt_cost below 10 makes stolen password hashes cheap to guess; use it for tests only",
+			"bcrypt_cost", cfg.Passwords.BcryptCost)
+	}
 
 	db, err := openDB(cfg, "stop it first")
 	if err != nil {

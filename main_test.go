@@ -61,6 +61,12 @@ func (b *syncBuffer) WriteString(s string) {
 	b.buf.WriteString(s)
 }
 
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -482,7 +488,8 @@ func TestServe_Defaults(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, nil, io.Discard, func(k string) string { return env[k] }, ready) }()
+	var logs syncBuffer
+	go func() { done <- serve(ctx, nil, &logs, func(k string) string { return env[k] }, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -506,6 +513,17 @@ func TestServe_Defaults(t *testing.T) {
 	}
 	if perm := info.Mode().Perm(); perm != 0o600 {
 		t.Errorf("keygate.db mode %o, want 600", perm)
+	}
+	if strings.Contains(logs.String(), "bcrypt_cost below 10") {
+		t.Errorf("the default bcrypt cost was warned about:\n%s", logs.String())
+	}
+}
+
+// A bcrypt cost fit only for tests is allowed, and said so at start.
+func TestBinary_WarnsOfLowBcryptCost(t *testing.T) {
+	p := start(t, testConfigFile(t)) // bcrypt_cost = 4
+	if !strings.Contains(p.stderr.String(), "bcrypt_cost below 10") {
+		t.Errorf("no warning for bcrypt_cost 4:\n%s", p.stderr)
 	}
 }
 
