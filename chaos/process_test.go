@@ -72,6 +72,11 @@ failed_logins_before_backoff = 100000
 rotation_grace = "0s"
 max_per_user = 100000
 
+# Every worker signs in as the same user; the default cap (100 sessions)
+# would end the oldest acknowledged logins, which the check then misses.
+[sessions]
+max_per_user = 100000
+
 [tiers.basic]
 per_minute = 1000000000
 per_day = 1000000000000
