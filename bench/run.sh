@@ -279,8 +279,9 @@ stop "$BASE_PID"
 
 # --- micro-benchmarks -------------------------------------------------------
 
-log "go test -bench 'ProtectedRoute|VerifyKey' ./server/"
-(cd "$ROOT" && taskset -c "$SERVER_CPU" go test -run '^$' -bench 'ProtectedRoute|VerifyKey' -benchmem ./server/ 2>&1) |
+MICRO='VerifyKey|ChatHandler|RejectUnknownKey|Limited|KeyListJWT|ProtectedRoute' # as bench/report's microBenches
+log "go test -bench '$MICRO' ./server/"
+(cd "$ROOT" && taskset -c "$SERVER_CPU" go test -run '^$' -bench "$MICRO" -benchmem ./server/ 2>&1) |
 	tee "$WORK/gobench.out" >&2 || true
 
 # --- report -----------------------------------------------------------------
