@@ -479,18 +479,14 @@ func TestBinary_VersionAndUsage(t *testing.T) {
 	}
 }
 
-// With no file and no flags, keygate serves with its defaults, keeping its
-// data in keygate.db in the working directory.
-func TestServe_Defaults(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	env := map[string]string{"KEYGATE_LISTEN": "127.0.0.1:0"}
+// serveInProcess runs serve with args until stop, which fails the test if
+// serve returned an error, and returns the address it listens on.
+func serveInProcess(t *testing.T, args []string, stderr io.Writer, getenv func(string) string) (addr string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs syncBuffer
-	go func() { done <- serve(ctx, nil, &logs, func(k string) string { return env[k] }, ready) }()
-	var addr string
+	go func() { done <- serve(ctx, args, stderr, getenv, ready) }()
 	select {
 	case addr = <-ready:
 	case err := <-done:
@@ -498,15 +494,28 @@ func TestServe_Defaults(t *testing.T) {
 	case <-time.After(60 * time.Second): // generous: start-up hashes a dummy bcrypt password, slow under -race on a loaded machine
 		t.Fatal("not ready")
 	}
+	return addr, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// With no file and no flags, keygate serves with its defaults, keeping its
+// data in keygate.db in the working directory.
+func TestServe_Defaults(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	env := map[string]string{"KEYGATE_LISTEN": "127.0.0.1:0"}
+	var logs syncBuffer
+	addr, stop := serveInProcess(t, nil, &logs, func(k string) string { return env[k] })
 	res, err := http.Get("http://" + addr + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", res, err)
 	}
 	res.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	info, err := os.Stat(filepath.Join(dir, "keygate.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -634,28 +643,14 @@ func TestServe_Metrics(t *testing.T) {
 			dir := t.TempDir()
 			path := writeConfigAt(t, dir, fmt.Sprintf("listen = \"127.0.0.1:0\"\ndb_path = %q\n[metrics]\nenabled = %v\n",
 				filepath.Join(dir, "keygate.db"), enabled))
-			ctx, cancel := context.WithCancel(context.Background())
-			ready := make(chan string, 1)
-			done := make(chan error, 1)
-			go func() { done <- serve(ctx, []string{"-config", path}, io.Discard, noEnv, ready) }()
-			var addr string
-			select {
-			case addr = <-ready:
-			case err := <-done:
-				t.Fatal(err)
-			case <-time.After(60 * time.Second): // generous: start-up hashes a dummy bcrypt password, slow under -race on a loaded machine
-				t.Fatal("not ready")
-			}
+			addr, stop := serveInProcess(t, []string{"-config", path}, io.Discard, noEnv)
 			res, err := http.Get("http://" + addr + "/metrics")
 			if err != nil {
 				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			stop()
 			if got := res.StatusCode == 200 && strings.Contains(string(body), "# TYPE keygate_http_requests_total counter"); got != enabled {
 				t.Errorf("GET /metrics: %d %.200s", res.StatusCode, body)
 			}

@@ -200,6 +200,10 @@ func (o TokenOptions) validateHS256() error {
 // Algorithm returns the signing algorithm of t: HS256 or EdDSA.
 func (t *Tokens) Algorithm() string { return t.alg }
 
+// Issuer returns the iss claim t writes and requires. It is one of the
+// words a new password must not contain (CheckContextWords).
+func (t *Tokens) Issuer() string { return t.issuer }
+
 // AccessTTL returns the lifetime of access tokens.
 func (t *Tokens) AccessTTL() time.Duration { return t.accessTTL }
 

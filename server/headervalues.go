@@ -6,8 +6,7 @@ import (
 )
 
 // headerValues hands out the per-request header values of the hot path
-// (X-Request-Id, the RateLimit fields, Retry-After; and the detail of a
-// 429, which is text made per request too) without an allocation per
+// (X-Request-Id, the RateLimit fields, Retry-After) without an allocation per
 // request: the text is carved from a shared block and each value
 // slice from a shared array, a new block or array being made only when
 // one is used up. Nothing given out is ever written again, so a response

@@ -52,8 +52,8 @@ func newKeyFilter() *keyFilter {
 
 // keyPrefix is the part of a hash the filter keeps. SHA-256 output is
 // uniform, so among a million keys 8 bytes let a random unknown hash
-// through once in about eighteen trillion tries. Big-endian, so hashes in byte order give prefixes in
-// numeric order.
+// through once in about eighteen trillion tries. Big-endian, so hashes in
+// byte order give prefixes in numeric order.
 func keyPrefix(h auth.KeyHash) uint64 { return binary.BigEndian.Uint64(h[:8]) }
 
 // mayHold reports whether a key with hash h may be stored: false only if

@@ -107,19 +107,10 @@ func (s *Server) lookupKey(ctx context.Context, hash auth.KeyHash) (*keyEntry, e
 
 // limitError is the 429 for a refused decision, naming the limit.
 func limitError(t *tier, d limiter.Decision) error {
-	// Appended rather than formatted: a refused key answers often.
-	var buf [64]byte
-	var b []byte
 	if d.Reason == limiter.Day {
-		b = strconv.AppendInt(append(buf[:0], "Daily limit exceeded: "...), t.limits.PerDay, 10)
-		b = append(b, "/day"...)
-	} else {
-		b = strconv.AppendInt(append(buf[:0], "Rate limit exceeded: "...), int64(t.limits.PerMinute), 10)
-		b = append(b, "/min"...)
+		return errRateLimited(t.dayDetail, d.RetryAfter)
 	}
-	hv := getHeaderValues()
-	defer putHeaderValues(hv)
-	return errRateLimited(hv.str(b), d.RetryAfter)
+	return errRateLimited(t.minuteDetail, d.RetryAfter)
 }
 
 // setLimitHeaders writes both the IETF draft fields and the legacy

@@ -15,6 +15,8 @@ type tier struct {
 	limits limiter.Limits
 	policy []string // RateLimit-Policy
 	limit  []string // X-RateLimit-Limit
+
+	minuteDetail, dayDetail string // the detail of a 429 for each limit
 }
 
 func newTiers(limits map[string]limiter.Limits) (map[string]*tier, error) {
@@ -31,6 +33,9 @@ func newTiers(limits map[string]limiter.Limits) (map[string]*tier, error) {
 			limits: l,
 			policy: []string{fmt.Sprintf(`"minute";q=%d;w=60, "day";q=%d;w=86400`, l.PerMinute, l.PerDay)},
 			limit:  []string{strconv.Itoa(l.PerMinute)},
+
+			minuteDetail: fmt.Sprintf("Rate limit exceeded: %d/min", l.PerMinute),
+			dayDetail:    fmt.Sprintf("Daily limit exceeded: %d/day", l.PerDay),
 		}
 	}
 	return tiers, nil
