@@ -47,8 +47,9 @@ type proxyIdentity struct {
 //
 // One httputil.ReverseProxy and one connection pool (upstreamTransport)
 // serve the route, so connections to the upstream are reused across
-// requests. The outbound
-// request goes to the upstream's base path joined with the inbound path,
+// requests; for a plain http:// upstream the direct path (directProxy)
+// serves the common requests without ReverseProxy. The outbound request
+// goes to the upstream's base path joined with the inbound path,
 // with the upstream's own Host (the client's is in X-Forwarded-Host). The
 // upstream has rt.UpstreamTimeout (zero: 60s) to send its response headers,
 // or the client gets a 504; the body may then stream for as long as the
@@ -56,6 +57,22 @@ type proxyIdentity struct {
 // deadline. A streamed response (text/event-stream, or one of unknown
 // length) is flushed to the client as it arrives.
 func (s *Server) newProxy(rt Route) (keyHandler, error) {
+	p, err := s.newRouteProxy(rt)
+	if err != nil {
+		return nil, err
+	}
+	return p.serve, nil
+}
+
+// routeProxy is a route's proxy: ReverseProxy, and the direct path in
+// front of it when the upstream allows (nil otherwise).
+type routeProxy struct {
+	s      *Server
+	rp     *httputil.ReverseProxy
+	direct *directProxy
+}
+
+func (s *Server) newRouteProxy(rt Route) (*routeProxy, error) {
 	target, err := upstreamURL(rt.Upstream)
 	if err != nil {
 		return nil, fmt.Errorf("server: route %s %s: %w", rt.Method, rt.Path, err)
@@ -64,30 +81,56 @@ func (s *Server) newProxy(rt Route) (keyHandler, error) {
 	if timeout <= 0 {
 		timeout = defaultUpstreamTimeout
 	}
+	transport := upstreamTransport(target, timeout)
 	rp := &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { s.rewrite(pr, target) },
-		Transport:      upstreamTransport(target, timeout),
+		Transport:      transport,
 		ModifyResponse: dropUpstreamLimitHeaders,
 		ErrorHandler:   s.proxyError,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BufferPool:     newCopyBuffers(),
 	}
-	return func(w http.ResponseWriter, r *http.Request, e *keyEntry, t *tier) error {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			return &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		}
-		// The server's WriteTimeout would cut a long stream short. A writer
-		// without deadlines (a test recorder) has nothing to lift.
-		if err := http.NewResponseController(w).SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		ctx := context.WithValue(r.Context(), proxyIdentityKey{}, proxyIdentity{key: e, tier: t})
-		rp.ServeHTTP(w, r.WithContext(ctx))
+	return &routeProxy{s: s, rp: rp, direct: s.newDirectProxy(target, transport, rp)}, nil
+}
+
+// serve is the route's keyHandler.
+func (p *routeProxy) serve(w http.ResponseWriter, r *http.Request, e *keyEntry, t *tier) error {
+	if r.ContentLength > p.s.cfg.MaxBodyBytes {
+		return &http.MaxBytesError{Limit: p.s.cfg.MaxBodyBytes}
+	}
+	if p.direct != nil && p.direct.directEligible(r) {
+		p.direct.serve(w, r, e, t) // lifts the write deadline if it has to wait long
 		return nil
-	}, nil
+	}
+	if err := liftWriteDeadline(w); err != nil {
+		return err
+	}
+	p.s.reverseProxy(p.rp, w, r, e, t, nil)
+	return nil
+}
+
+// liftWriteDeadline removes the server's WriteTimeout from the client's
+// connection, which would cut a long wait or a long stream short. A
+// writer without deadlines (a test recorder) has nothing to lift.
+func liftWriteDeadline(w http.ResponseWriter) error {
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// reverseProxy proxies r through rp. res, if not nil, is the response the
+// direct path has already read for r: rp gets it from the transport
+// instead of sending r again.
+func (s *Server) reverseProxy(rp *httputil.ReverseProxy, w http.ResponseWriter, r *http.Request, e *keyEntry, t *tier, res *http.Response) {
+	if res == nil && r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	}
+	ctx := context.WithValue(r.Context(), proxyIdentityKey{}, proxyIdentity{key: e, tier: t})
+	if res != nil {
+		ctx = context.WithValue(ctx, readyResponseKey{}, res)
+	}
+	rp.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // upstreamURL parses a route's upstream, refusing what the proxy could not

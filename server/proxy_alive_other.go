@@ -15,3 +15,10 @@ var errConnReset error = syscall.ECONNRESET
 func (pc *poolConn) alive() bool { return true }
 
 func (pc *poolConn) peek(uintptr) bool { return true }
+
+func (pc *poolConn) writeWait(uintptr) bool { return true }
+
+func (pc *poolConn) sendAwaiting() error {
+	_, err := pc.conn.Write(pc.wbuf)
+	return err
+}

@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +111,78 @@ func post(client *http.Client, url, key string) error {
 		return fmt.Errorf("status %d", res.StatusCode)
 	}
 	return nil
+}
+
+// BenchmarkProxyHandler is keygate's side of a proxied request alone:
+// the handler chain called in process (no client connection), in front of
+// an upstream that answers from the socket with a fixed response, so
+// that the allocations reported are keygate's (and the recorder's).
+func BenchmarkProxyHandler(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go cannedUpstream(c)
+		}
+	}()
+	ts := newTestServer(b, withUpstream("http://"+ln.Addr().String(), 0), highLimits)
+	raw := proxyKey(ts, "bench@example.com")
+	body := &rewindBody{Reader: strings.NewReader(`{"message":"hello"}`)}
+	req := httptest.NewRequest("POST", "/v1/chat", body)
+	req.ContentLength = body.Size()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+raw)
+	r := new(http.Request)
+	b.ReportAllocs()
+	for b.Loop() {
+		// A handler may replace the body: each request starts afresh.
+		*r = *req
+		body.Seek(0, io.SeekStart)
+		rec := httptest.NewRecorder()
+		ts.ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// rewindBody is a request body the benchmark reuses.
+type rewindBody struct{ *strings.Reader }
+
+func (*rewindBody) Close() error { return nil }
+
+// cannedUpstream answers each request on c, read up to the end of its
+// head and a Content-Length body, with the same small JSON response.
+func cannedUpstream(c net.Conn) {
+	defer c.Close()
+	const res = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"reply\":\"hello\"}"
+	br := bufio.NewReader(c)
+	for {
+		n := 0
+		for {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if len(line) <= 2 {
+				break
+			}
+			if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+				n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+			}
+		}
+		if _, err := br.Discard(n); err != nil {
+			return
+		}
+		if _, err := io.WriteString(c, res); err != nil {
+			return
+		}
+	}
 }

@@ -102,6 +102,14 @@ type poolConn struct {
 	idleAt  time.Time
 	reused  bool // it came from the pool
 
+	// The direct path's request, head and small body, and what its
+	// write-then-wait (writeWait) did; the method value is made once, so
+	// that passing it allocates nothing.
+	wbuf        []byte
+	wrote       int // bytes of wbuf written by writeWait; -1: not called
+	wroteErr    error
+	writeWaitFn func(fd uintptr) bool
+
 	// The request being written, with its body wrapped to tell the
 	// client's failures from the upstream's; kept here to save
 	// allocations, and cleared once written.
@@ -118,6 +126,7 @@ func newPoolConn(c net.Conn) *poolConn {
 		pc.raw, _ = sc.SyscallConn() // without it, alive trusts the connection
 	}
 	pc.peekFn = pc.peek
+	pc.writeWaitFn = pc.writeWait
 	return pc
 }
 

@@ -20,6 +20,10 @@ import (
 // writes the request and reads the response on the caller's goroutine, on
 // a pooled connection, with headers and a small body in one write.
 //
+// For most requests the route's directProxy does without ReverseProxy and
+// RoundTrip, on this transport's pool; what it leaves to ReverseProxy
+// comes here.
+//
 // It hands anything unusual to fallback: a protocol upgrade, Expect:
 // 100-continue, CONNECT, or a request for another host. Its response bodies
 // are not safe for a Close concurrent with a Read, which ReverseProxy
@@ -80,6 +84,10 @@ func newLeanTransport(host, addr string, headerTimeout time.Duration, fallback h
 // cannot have had an effect (no body, idempotent) is retried once on a
 // new connection when a pooled one turns out to have been closed.
 func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if res, ok := req.Context().Value(readyResponseKey{}).(*http.Response); ok {
+		res.Request = req
+		return res, nil
+	}
 	if !t.handles(req) {
 		return t.fallback.RoundTrip(req)
 	}
@@ -170,16 +178,37 @@ func (t *leanTransport) exchange(ctx context.Context, req *http.Request, pc *poo
 // readResponse reads the response headers, within the header timeout,
 // skipping informational answers as http.Transport does.
 func (t *leanTransport) readResponse(ctx context.Context, req *http.Request, pc *poolConn) (*http.Response, error) {
-	if err := pc.setReadDeadline(ctx, time.Now().Add(t.timeout)); err != nil {
+	if err := t.awaitResponse(ctx, pc); err != nil {
 		return nil, err
+	}
+	var got1xx func(int, textproto.MIMEHeader) error
+	if tr := httptrace.ContextClientTrace(ctx); tr != nil {
+		got1xx = tr.Got1xxResponse
+	}
+	return readHead(ctx, req, pc, got1xx)
+}
+
+// awaitResponse waits, within the header timeout, for the first byte of
+// the response, and limits how much of a head pc may read. A pooled
+// connection that ends before that byte was closed while idle.
+func (t *leanTransport) awaitResponse(ctx context.Context, pc *poolConn) error {
+	if err := pc.setReadDeadline(ctx, time.Now().Add(t.timeout)); err != nil {
+		return err
 	}
 	pc.limit = maxResponseHeaderBytes
 	if _, err := pc.br.Peek(1); err != nil {
 		if pc.reused && (errors.Is(err, io.EOF) || errors.Is(err, errConnReset)) {
-			return nil, fmt.Errorf("%w: %w", errClosedIdle, err)
+			return fmt.Errorf("%w: %w", errClosedIdle, err)
 		}
-		return nil, headerReadError(err)
+		return headerReadError(err)
 	}
+	return nil
+}
+
+// readHead reads the response head with http.ReadResponse, passing
+// informational answers to got1xx (if not nil) and skipping them, and
+// lifts the read deadline for the body.
+func readHead(ctx context.Context, req *http.Request, pc *poolConn, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	for n := 0; ; n++ {
 		res, err := http.ReadResponse(pc.br, req)
 		if err != nil {
@@ -196,8 +225,8 @@ func (t *leanTransport) readResponse(ctx context.Context, req *http.Request, pc 
 		if n == max1xxResponses {
 			return nil, errors.New("upstream sent too many 1xx responses")
 		}
-		if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.Got1xxResponse != nil {
-			if err := tr.Got1xxResponse(code, textproto.MIMEHeader(res.Header)); err != nil {
+		if got1xx != nil {
+			if err := got1xx(code, textproto.MIMEHeader(res.Header)); err != nil {
 				return nil, err
 			}
 		}
