@@ -13,16 +13,30 @@
 // back every (key, day) count that changed so the caller can persist it.
 // [Limiter.Evict] drops idle entries, so memory follows the active keys.
 //
+// # Memory
+//
+// A server holds one entry per active key, so entries are packed (88 bytes,
+// the key inline when it is at most 24 bytes) and hold no Go pointer. They
+// live in chunks of 512, and each shard's index from key to slot is an
+// open-addressing table of 8-byte cells; on Linux and the BSDs both are
+// mapped outside the Go heap (see arena.go), because the GC keeps about
+// twice the live heap resident and these would be most of it. Under the
+// race detector and elsewhere they come from the Go heap. Evict reuses the
+// slots it frees, and once a shard holds under a quarter of its slots it
+// moves its entries down and gives the emptied chunks back.
+//
 // # Locking
 //
-// The key map is split into 64 shards chosen by an FNV-1a hash of the key.
-// Each shard has a sync.RWMutex guarding its map and its dirty list; each
-// entry has a sync.Mutex guarding its bucket, counts and flags. The lock order
-// is entry before shard: a goroutine holding a shard lock never waits for an
-// entry lock (Evict only tries entry locks with TryLock and skips busy
-// entries), so there is no cycle. The hot path takes a shard read lock to find
-// the entry, releases it, then locks the entry; it takes the shard write lock
-// only when the entry first changes after a Drain. There is no global lock.
+// The key map is split into 64 shards chosen by a seeded hash of the key.
+// Each shard has a sync.RWMutex guarding its index and chunks, a sync.Mutex
+// (dmu) guarding its dirty list, and each entry has a sync.Mutex guarding
+// its bucket, counts and flags. The lock order is shard, then entry, then
+// dmu. Every use of an entry holds its shard's lock for reading from
+// finding the entry to unlocking it, and whatever drops, reuses or moves a
+// slot (a new key, Evict) holds it for writing, so a slot never changes
+// hands under anyone. The hot path takes the shard read lock and the entry
+// lock, and dmu only when the entry first changes after a Drain. There is
+// no global lock.
 //
 // # Caveats
 //

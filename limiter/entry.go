@@ -13,15 +13,39 @@ type dayCount struct {
 	count int64
 }
 
-// entry is the state of one key. A server holds one per active key, so
-// its fields are packed: times are offsets from the Limiter's epoch (see
-// Limiter.offset), the bucket is inline, and the rarely used list of
-// rolled-over days is behind a pointer.
-type entry struct {
-	key string // immutable
+// keyInline is the longest key an entry holds itself; a longer one is kept
+// in its shard's long map. keygate's lineage ids are 24 bytes.
+const keyInline = 24
 
-	// mu guards every field below. Lock order: mu before the shard's mu.
+// longKey is the klen of an entry whose key is in its shard's long map.
+const longKey = 0xff
+
+// entry is the state of one key. A server holds one per active key, so
+// it is packed and holds no Go pointer: entries live in blocks the GC does
+// not scan (see arena), reached through their shard by slot number. Times
+// are offsets from the Limiter's epoch (see Limiter.offset), the bucket is
+// inline, and the rarely used list of rolled-over days is in the shard.
+//
+// An entry's slot is reused once Evict has dropped it. Everything that
+// reads or writes an entry holds its shard's mu for reading, and Evict
+// holds it for writing, so no one can hold a slot across its reuse.
+type entry struct {
+	// mu guards every field below but klen and key. Lock order: the shard's
+	// mu, then mu, then the shard's dmu.
 	mu sync.Mutex
+	// klen is the length of key, or longKey. klen and key are written only
+	// with the shard's mu held for writing.
+	klen uint8
+	// dirty is set when count changed since it was last drained.
+	dirty bool
+	// queued is set while the entry is on its shard's dirty list or in a list
+	// a Drain is walking. Invariant: dirty or rolled implies queued.
+	queued bool
+	// rolled is set while the shard's pending map holds earlier days rolled
+	// over while dirty.
+	rolled bool
+	// key is the key, if klen <= keyInline.
+	key [keyInline]byte
 	// bucket is the minute bucket, configured on first use.
 	bucket minuteBucket
 	// day is the current day (days since the Unix epoch, UTC); it never
@@ -31,52 +55,48 @@ type entry struct {
 	count int64
 	// lastUsed is the offset of the latest AllowAt or PeekAt.
 	lastUsed int64
-	// pending holds earlier days rolled over while dirty, oldest first; nil
-	// when there are none, as almost always.
-	pending *[]dayCount
-	// dirty is set when count changed since it was last drained.
-	dirty bool
-	// queued is set while the entry is on its shard's dirty list or in a list
-	// a Drain is walking. Invariant: dirty or pending non-nil implies queued.
-	queued bool
-	// dead is set when Evict removed the entry from its shard's map; a
-	// goroutine that locks a dead entry must look the key up again.
-	dead bool
 }
 
-// newEntry returns an entry for key whose day holds count, used at offset at.
-func newEntry(key string, day, count, at int64) *entry {
-	return &entry{key: key, day: day, count: count, lastUsed: at}
+// reset makes e the fresh entry of a key (held by its shard) whose day
+// holds count, used at offset at. It requires the shard's mu held for
+// writing, so nothing else holds e.
+func (e *entry) reset(key string, day, count, at int64) {
+	e.klen = longKey
+	if len(key) <= keyInline {
+		e.klen = uint8(copy(e.key[:], key))
+	}
+	e.dirty, e.queued, e.rolled = false, false, false
+	e.bucket = minuteBucket{}
+	e.day, e.count, e.lastUsed = day, count, at
 }
 
 // prepareLocked rolls the day over if now is in a later day, applies lim to
 // the bucket, and marks the entry used; at is now's offset. It requires
-// e.mu held.
-func (e *entry) prepareLocked(lim Limits, now time.Time, at int64) {
-	e.rollLocked(dayOf(now))
+// e.mu held and slot to be e's slot in s.
+func (e *entry) prepareLocked(s *shard, slot uint32, lim Limits, now time.Time, at int64) {
+	e.rollLocked(s, slot, dayOf(now))
 	e.bucket.configure(lim.PerMinute, at)
 	e.lastUsed = max(e.lastUsed, at)
 }
 
 // rollLocked moves the entry to day if it is later than the current one,
-// keeping an undrained count for Drain. It requires e.mu held.
-func (e *entry) rollLocked(day int64) {
+// keeping an undrained count for Drain. It requires e.mu held and slot to
+// be e's slot in s.
+func (e *entry) rollLocked(s *shard, slot uint32, day int64) {
 	if day <= e.day {
 		return
 	}
 	if e.dirty {
-		if e.pending == nil {
-			e.pending = new([]dayCount)
-		}
-		*e.pending = append(*e.pending, dayCount{day: e.day, count: e.count})
+		s.keepPending(slot, dayCount{day: e.day, count: e.count})
+		e.rolled = true
 	}
 	e.day, e.count, e.dirty = day, 0, false
 }
 
 // admitLocked checks the day, then takes a token, and counts the request if
 // both pass; it returns why it refused, or None. It requires e.mu held and
-// s to be e's shard.
-func (e *entry) admitLocked(s *shard, lim Limits, at int64) Reason {
+// slot to be e's slot in s.
+func (e *entry) admitLocked(s *shard, slot uint32, lim Limits, at int64) Reason {
 	if e.count >= lim.PerDay {
 		return Day
 	}
@@ -87,7 +107,7 @@ func (e *entry) admitLocked(s *shard, lim Limits, at int64) Reason {
 	e.dirty = true
 	if !e.queued {
 		e.queued = true
-		s.enqueue(e)
+		s.enqueue(slot)
 	}
 	return None
 }
@@ -146,37 +166,36 @@ func (e *entry) untilTokenLocked(at int64, limit rate.Limit) time.Duration {
 }
 
 // countOnLocked returns the count for day and whether the entry knows it. It
-// requires e.mu held.
-func (e *entry) countOnLocked(day int64) (int64, bool) {
+// requires e.mu held and slot to be e's slot in s.
+func (e *entry) countOnLocked(s *shard, slot uint32, day int64) (int64, bool) {
 	switch {
 	case day == e.day:
 		return e.count, true
 	case day > e.day:
 		return 0, true
-	}
-	if e.pending == nil {
+	case !e.rolled:
 		return 0, false
 	}
-	for _, p := range *e.pending {
-		if p.day == day {
-			return p.count, true
-		}
-	}
-	return 0, false
+	return s.pendingCount(slot, day)
 }
 
 // drainLocked appends the undrained counts to out and marks the entry clean
 // and off the dirty list. It requires e.mu held, by the Drain that detached
-// the list holding e.
-func (e *entry) drainLocked(out []Usage) []Usage {
-	if e.pending != nil {
-		for _, p := range *e.pending {
-			out = append(out, Usage{Key: e.key, Day: dayStart(p.day), Count: p.count})
-		}
+// the list holding e, and slot to be e's slot in s.
+func (e *entry) drainLocked(s *shard, slot uint32, out []Usage) []Usage {
+	if !e.rolled && !e.dirty {
+		e.queued = false
+		return out
 	}
-	e.pending = nil
+	key := s.keyOf(slot, e)
+	if e.rolled {
+		for _, p := range s.takePending(slot) {
+			out = append(out, Usage{Key: key, Day: dayStart(p.day), Count: p.count})
+		}
+		e.rolled = false
+	}
 	if e.dirty {
-		out = append(out, Usage{Key: e.key, Day: dayStart(e.day), Count: e.count})
+		out = append(out, Usage{Key: key, Day: dayStart(e.day), Count: e.count})
 		e.dirty = false
 	}
 	e.queued = false
@@ -184,7 +203,8 @@ func (e *entry) drainLocked(out []Usage) []Usage {
 }
 
 // evictableLocked reports whether the entry has nothing to drain and has not
-// been used for at least ttl before offset at. It requires e.mu held.
+// been used for at least ttl before offset at. It requires e.mu held, or
+// the shard's mu held for writing.
 func (e *entry) evictableLocked(at int64, ttl time.Duration) bool {
-	return !e.queued && !e.dirty && e.pending == nil && at-e.lastUsed >= int64(ttl)
+	return !e.queued && !e.dirty && !e.rolled && at-e.lastUsed >= int64(ttl)
 }

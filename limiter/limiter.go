@@ -2,6 +2,8 @@ package limiter
 
 import (
 	"fmt"
+	"hash/maphash"
+	"runtime"
 	"time"
 )
 
@@ -81,6 +83,7 @@ const (
 // the zero value is not usable. A Limiter is safe for concurrent use.
 type Limiter struct {
 	shards  [shardCount]shard
+	seed    maphash.Seed                                   // immutable after New
 	idleTTL time.Duration                                  // immutable after New
 	load    func(key string, day time.Time) (int64, error) // immutable after New; never nil
 	epoch   time.Time                                      // immutable after New; see offset
@@ -88,7 +91,7 @@ type Limiter struct {
 
 // New returns an empty Limiter configured by o. It is safe for concurrent use.
 func New(o Options) *Limiter {
-	l := &Limiter{idleTTL: o.IdleTTL, load: o.Load, epoch: time.Now()}
+	l := &Limiter{seed: maphash.MakeSeed(), idleTTL: o.IdleTTL, load: o.Load, epoch: time.Now()}
 	if l.idleTTL == 0 {
 		l.idleTTL = defaultIdleTTL
 	}
@@ -96,9 +99,13 @@ func New(o Options) *Limiter {
 	if l.load == nil {
 		l.load = func(string, time.Time) (int64, error) { return 0, nil }
 	}
+	a := new(arena)
 	for i := range l.shards {
-		l.shards[i].m = make(map[string]*entry)
+		l.shards[i].a = a
 	}
+	// The arena is apart from l, so it can outlive l and release its
+	// mappings once l is unreachable.
+	runtime.AddCleanup(l, (*arena).releaseAll, a)
 	return l
 }
 
@@ -110,15 +117,14 @@ func New(o Options) *Limiter {
 // key's first use, wrapped; then nothing is recorded. Safe for concurrent use.
 func (l *Limiter) AllowAt(key string, lim Limits, now time.Time) (Decision, error) {
 	lim = lim.normalized()
-	s := l.shardFor(key)
 	at := l.offset(now)
-	e, err := l.acquire(s, key, now, at)
+	s, slot, e, err := l.acquire(key, now, at)
 	if err != nil {
 		return Decision{}, err
 	}
-	defer e.mu.Unlock()
-	e.prepareLocked(lim, now, at)
-	r := e.admitLocked(s, lim, at)
+	defer release(s, e)
+	e.prepareLocked(s, slot, lim, now, at)
+	r := e.admitLocked(s, slot, lim, at)
 	return e.decisionLocked(lim, now, at, r), nil
 }
 
@@ -133,14 +139,13 @@ func (l *Limiter) Allow(key string, lim Limits) (Decision, error) {
 // may return Options.Load's error) like AllowAt. Safe for concurrent use.
 func (l *Limiter) PeekAt(key string, lim Limits, now time.Time) (Decision, error) {
 	lim = lim.normalized()
-	s := l.shardFor(key)
 	at := l.offset(now)
-	e, err := l.acquire(s, key, now, at)
+	s, slot, e, err := l.acquire(key, now, at)
 	if err != nil {
 		return Decision{}, err
 	}
-	defer e.mu.Unlock()
-	e.prepareLocked(lim, now, at)
+	defer release(s, e)
+	e.prepareLocked(s, slot, lim, now, at)
 	return e.decisionLocked(lim, now, at, e.checkLocked(lim, at)), nil
 }
 
@@ -149,16 +154,17 @@ func (l *Limiter) PeekAt(key string, lim Limits, now time.Time) (Decision, error
 // evicted). A day after the key's current day reports 0 (nothing admitted
 // yet). It never calls Load and does not count as a use. Safe for concurrent use.
 func (l *Limiter) CountAt(key string, now time.Time) (int64, bool) {
-	e := l.shardFor(key).get(key)
-	if e == nil {
+	s, tag := l.shardFor(key)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	slot, ok := s.find(tag, key)
+	if !ok {
 		return 0, false
 	}
+	e := s.at(slot)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.dead {
-		return 0, false
-	}
-	return e.countOnLocked(dayOf(now))
+	return e.countOnLocked(s, slot, dayOf(now))
 }
 
 // Drain returns every (key, day) whose count changed since the previous Drain,
@@ -167,7 +173,7 @@ func (l *Limiter) CountAt(key string, now time.Time) (int64, bool) {
 // too. Its cost is proportional to the number of changed keys. Safe for
 // concurrent use; concurrent Drains return disjoint results.
 func (l *Limiter) Drain() []Usage {
-	var lists [shardCount][]*entry
+	var lists [shardCount][]uint32
 	n := 0
 	for i := range l.shards {
 		lists[i] = l.shards[i].takeDirty()
@@ -179,6 +185,7 @@ func (l *Limiter) Drain() []Usage {
 	out := make([]Usage, 0, n) // one per entry, more only after rollovers
 	for i := range l.shards {
 		out = l.shards[i].drain(lists[i], out)
+		l.shards[i].recycle(lists[i])
 	}
 	return out
 }
@@ -203,40 +210,45 @@ func (l *Limiter) Len() int {
 	return n
 }
 
-// acquire returns key's live entry with its mu held, loading and inserting it
-// first if the key is not in memory; at is now's offset. It requires no
-// lock held.
-func (l *Limiter) acquire(s *shard, key string, now time.Time, at int64) (*entry, error) {
+// acquire returns key's entry, its slot and its shard, with the shard's mu
+// held for reading and the entry's mu held (see release), loading and
+// inserting the entry first if the key is not in memory; at is now's
+// offset. It requires no lock held.
+func (l *Limiter) acquire(key string, now time.Time, at int64) (*shard, uint32, *entry, error) {
+	s, tag := l.shardFor(key)
 	for {
-		e, gen := s.lookup(key)
-		if e == nil {
-			var err error
-			if e, err = l.loadEntry(s, key, gen, now, at); err != nil {
-				return nil, err
-			}
-			if e == nil {
-				continue // an eviction raced with the load: load again
-			}
+		s.mu.RLock()
+		if slot, ok := s.find(tag, key); ok {
+			e := s.at(slot)
+			e.mu.Lock()
+			return s, slot, e, nil
 		}
-		e.mu.Lock()
-		if !e.dead {
-			return e, nil
+		gen := s.gen
+		s.mu.RUnlock()
+		if err := l.loadEntry(s, tag, key, gen, now, at); err != nil {
+			return nil, 0, nil, err
 		}
-		e.mu.Unlock() // evicted between lookup and lock: look up again
 	}
 }
 
+// release unlocks what acquire locked.
+func release(s *shard, e *entry) {
+	e.mu.Unlock()
+	s.mu.RUnlock()
+}
+
 // loadEntry calls Load outside every lock, then inserts the new entry unless
-// another goroutine inserted one first (which it returns instead). It returns
-// nil, nil when the shard evicted something since gen was read, because the
-// count loaded may then predate counts drained and evicted meanwhile.
-func (l *Limiter) loadEntry(s *shard, key string, gen uint64, now time.Time, at int64) (*entry, error) {
+// another goroutine inserted one first, or the shard evicted something
+// since gen was read (the count loaded may then predate counts drained and
+// evicted meanwhile); the caller looks the key up again either way.
+func (l *Limiter) loadEntry(s *shard, tag uint32, key string, gen uint64, now time.Time, at int64) error {
 	day := dayOf(now)
 	count, err := l.load(key, dayStart(day))
 	if err != nil {
-		return nil, fmt.Errorf("limiter: load %q: %w", key, err)
+		return fmt.Errorf("limiter: load %q: %w", key, err)
 	}
-	return s.insert(newEntry(key, day, count, at), gen), nil
+	s.insert(tag, key, gen, day, count, at)
+	return nil
 }
 
 // offset is t as the entries keep it: nanoseconds since the Limiter was
@@ -252,7 +264,10 @@ func (l *Limiter) offset(t time.Time) int64 {
 	return min(max(int64(t.Sub(l.epoch)), -bound), bound)
 }
 
-// shardFor returns the shard that holds key.
-func (l *Limiter) shardFor(key string) *shard {
-	return &l.shards[fnv1a(key)%shardCount]
+// shardFor returns the shard that holds key, and the tag under which its
+// index files key: the two halves of a seeded hash, so that no one can
+// choose keys that pile up in one shard or one run of the index.
+func (l *Limiter) shardFor(key string) (*shard, uint32) {
+	h := maphash.String(l.seed, key)
+	return &l.shards[h%shardCount], uint32(h >> 32)
 }

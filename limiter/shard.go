@@ -3,128 +3,313 @@ package limiter
 import (
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // shardCount is the number of shards of the key map; a power of two so the
 // modulo is a mask.
 const shardCount = 64
 
-// shrinkMin is the map size under which a shard never rebuilds its map.
-const shrinkMin = 64
+// chunkSlots is the number of entries in a chunk, the unit in which a
+// shard takes memory for entries and gives it back.
+const chunkSlots = 512
 
-// shard is one slice of the key map.
+// minIndex is the smallest index a shard keeps.
+const minIndex = 64
+
+// chunk is a block of entries, addressed by slot number through the shard.
+type chunk [chunkSlots]entry
+
+// shard is one slice of the key map: its entries, in chunks, and an index
+// from key to slot.
 //
-// Lock order: an entry's mu may be held while acquiring shard.mu (to queue the
-// entry on dirty), never the reverse, except that evict holds shard.mu while
-// calling TryLock on entries, which never waits.
+// Locking: mu is held for reading by every use of an entry, from finding
+// it to unlocking it, and for writing by whatever adds, drops or moves an
+// entry. So a slot is never reused or moved while anyone holds it, and a
+// lookup needs no recheck. Lock order: mu, then an entry's mu, then dmu.
 type shard struct {
-	// mu guards m, gen, peak, dirty and spare.
+	a *arena // where chunks and indexes come from; immutable
+
+	// mu guards every field up to dmu, and the keys of the entries.
 	mu sync.RWMutex
-	// m maps a key to its entry. Invariant: every entry in m has dead false;
-	// an entry is marked dead (under both locks) as it is deleted.
-	m map[string]*entry
-	// gen counts evictions from m, so that a load started before an eviction
-	// is not inserted after it with a stale count.
+	// index maps keys to slots by open addressing with linear probing: 0 is
+	// empty, else tag<<32 | slot+1 for a key whose hash's upper half is tag,
+	// kept at its home tag&(len-1) or after it. Its length is a power of two
+	// and it is at most 3/4 full, so a probe always meets an empty cell.
+	index    []uint64
+	indexMem []byte // index's block, to release it
+	// n is the number of entries held.
+	n int
+	// chunks hold the entries; slot i is chunks[i/chunkSlots][i%chunkSlots].
+	chunks    []*chunk
+	chunkMems [][]byte // each chunk's block, to release it
+	// next is the number of slots handed out: every slot below next is in
+	// the index or in free.
+	next uint32
+	// free lists the slots below next held by no entry.
+	free []uint32
+	// long holds the keys longer than keyInline, by slot.
+	long map[uint32]string
+	// gen counts evictions, so that a load started before an eviction is
+	// not inserted after it with a stale count.
 	gen uint64
-	// peak is the largest len(m) since m was last allocated; evict rebuilds m
-	// when it has shrunk well below peak, since Go maps never release memory.
-	peak int
-	// dirty lists the entries with queued set: each appears at most once.
-	dirty []*entry
+
+	// dmu guards dirty, spare and pending. It is taken with an entry's mu
+	// held, and no lock is taken while it is held.
+	dmu sync.Mutex
+	// dirty lists the slots of the entries with queued set: each appears at
+	// most once.
+	dirty []uint32
 	// spare is a drained dirty list kept for reuse, or nil.
-	spare []*entry
+	spare []uint32
+	// pending holds, by slot, the earlier days of the entries with rolled
+	// set, oldest first.
+	pending map[uint32][]dayCount
 }
 
-// lookup returns key's entry (nil if absent) and the eviction generation read
-// with it.
-func (s *shard) lookup(key string) (*entry, uint64) {
-	s.mu.RLock()
-	e, gen := s.m[key], s.gen
-	s.mu.RUnlock()
-	return e, gen
+// at returns the entry in slot. It requires mu held.
+func (s *shard) at(slot uint32) *entry {
+	return &s.chunks[slot/chunkSlots][slot%chunkSlots]
 }
 
-// get returns key's entry, or nil.
-func (s *shard) get(key string) *entry {
-	e, _ := s.lookup(key)
-	return e
+// find returns the slot of key, whose hash's upper half is tag, and whether
+// it is held. It requires mu held.
+func (s *shard) find(tag uint32, key string) (uint32, bool) {
+	if len(s.index) == 0 {
+		return 0, false
+	}
+	mask := uint32(len(s.index) - 1)
+	for i := tag & mask; ; i = (i + 1) & mask {
+		v := s.index[i]
+		if v == 0 {
+			return 0, false
+		}
+		if uint32(v>>32) == tag {
+			if slot := uint32(v) - 1; s.keyIs(slot, key) {
+				return slot, true
+			}
+		}
+	}
 }
 
-// insert adds e unless its key is already present, in which case it returns
-// the present entry. It returns nil, inserting nothing, if an eviction
-// happened after gen was read.
-func (s *shard) insert(e *entry, gen uint64) *entry {
+// keyIs reports whether the entry in slot has key. It requires mu held.
+func (s *shard) keyIs(slot uint32, key string) bool {
+	e := s.at(slot)
+	if e.klen == longKey {
+		return s.long[slot] == key
+	}
+	return int(e.klen) == len(key) && string(e.key[:e.klen]) == key
+}
+
+// keyOf returns a copy of the key of e, in slot, that outlives the slot.
+// It requires mu held.
+func (s *shard) keyOf(slot uint32, e *entry) string {
+	if e.klen == longKey {
+		return s.long[slot]
+	}
+	return string(e.key[:e.klen])
+}
+
+// insert adds an entry for key, whose hash's upper half is tag, unless the
+// key is already held or an eviction happened after gen was read (the
+// caller then looks the key up again).
+func (s *shard) insert(tag uint32, key string, gen uint64, day, count, at int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.m[e.key]; old != nil {
-		return old
+	if _, ok := s.find(tag, key); ok || s.gen != gen {
+		return
 	}
-	if s.gen != gen {
-		return nil
+	if (s.n+1)*4 > len(s.index)*3 {
+		s.reindex(max(2*len(s.index), minIndex))
 	}
-	s.m[e.key] = e
-	s.peak = max(s.peak, len(s.m))
-	return e
+	slot := s.takeSlot()
+	if len(key) > keyInline {
+		if s.long == nil {
+			s.long = make(map[uint32]string)
+		}
+		s.long[slot] = key
+	}
+	s.at(slot).reset(key, day, count, at)
+	s.place(tag, slot)
+	s.n++
 }
 
-// enqueue appends e to the dirty list. The caller holds e.mu and has just set
-// e.queued, so e is not on the list yet.
-func (s *shard) enqueue(e *entry) {
-	s.mu.Lock()
-	s.dirty = append(s.dirty, e)
-	s.mu.Unlock()
+// takeSlot returns a slot held by no entry, adding a chunk if none is
+// free. It requires mu held for writing.
+func (s *shard) takeSlot() uint32 {
+	if n := len(s.free); n > 0 {
+		slot := s.free[n-1]
+		s.free = s.free[:n-1]
+		return slot
+	}
+	if s.next == uint32(len(s.chunks))*chunkSlots {
+		mem := s.a.block(int(unsafe.Sizeof(chunk{})))
+		s.chunks = append(s.chunks, (*chunk)(unsafe.Pointer(&mem[0])))
+		s.chunkMems = append(s.chunkMems, mem)
+	}
+	s.next++
+	return s.next - 1
 }
+
+// place puts slot into the index under tag. It requires mu held for
+// writing and room in the index.
+func (s *shard) place(tag, slot uint32) {
+	mask := uint32(len(s.index) - 1)
+	i := tag & mask
+	for s.index[i] != 0 {
+		i = (i + 1) & mask
+	}
+	s.index[i] = uint64(tag)<<32 | uint64(slot+1)
+}
+
+// unplace removes the index cell at i, shifting back the cells after it
+// that would otherwise be cut off from their home. It requires mu held for
+// writing.
+func (s *shard) unplace(i uint32) {
+	mask := uint32(len(s.index) - 1)
+	for j := i; ; {
+		s.index[i] = 0
+		for {
+			j = (j + 1) & mask
+			v := s.index[j]
+			if v == 0 {
+				return
+			}
+			// The cell at j may fill the hole at i unless its home lies
+			// cyclically in (i, j].
+			home := uint32(v>>32) & mask
+			if (j-home)&mask >= (j-i)&mask {
+				s.index[i] = v
+				i = j
+				break
+			}
+		}
+	}
+}
+
+// reindex moves the index to a new one of length n (a power of two, with
+// room for every entry). It requires mu held for writing.
+func (s *shard) reindex(n int) {
+	old, oldMem := s.index, s.indexMem
+	s.indexMem = s.a.block(n * 8)
+	s.index = unsafe.Slice((*uint64)(unsafe.Pointer(&s.indexMem[0])), n)
+	for _, v := range old {
+		if v != 0 {
+			s.place(uint32(v>>32), uint32(v)-1)
+		}
+	}
+	if oldMem != nil {
+		s.a.release(oldMem)
+	}
+}
+
+// enqueue appends slot to the dirty list. The caller holds its entry's mu
+// and has just set queued, so the slot is not on the list yet.
+func (s *shard) enqueue(slot uint32) {
+	s.dmu.Lock()
+	s.dirty = append(s.dirty, slot)
+	s.dmu.Unlock()
+}
+
+// keepPending appends p to the earlier days of slot. The caller holds the
+// slot's entry's mu.
+func (s *shard) keepPending(slot uint32, p dayCount) {
+	s.dmu.Lock()
+	if s.pending == nil {
+		s.pending = make(map[uint32][]dayCount)
+	}
+	s.pending[slot] = append(s.pending[slot], p)
+	s.dmu.Unlock()
+}
+
+// pendingCount returns the count kept for slot on day, if any. The caller
+// holds the slot's entry's mu.
+func (s *shard) pendingCount(slot uint32, day int64) (int64, bool) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	for _, p := range s.pending[slot] {
+		if p.day == day {
+			return p.count, true
+		}
+	}
+	return 0, false
+}
+
+// takePending removes and returns the earlier days of slot. The caller
+// holds the slot's entry's mu.
+func (s *shard) takePending(slot uint32) []dayCount {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	p := s.pending[slot]
+	delete(s.pending, slot)
+	return p
+}
+
+// drainBatch is how many entries a Drain walks per hold of a shard's mu,
+// so that a key new to the shard never waits for a whole shard's drain.
+const drainBatch = 64
 
 // drain appends to out the usage of every entry of list, a dirty list taken
-// by takeDirty, and keeps list for reuse. It requires no lock held.
-func (s *shard) drain(list []*entry, out []Usage) []Usage {
-	for _, e := range list {
-		e.mu.Lock()
-		out = e.drainLocked(out)
-		e.mu.Unlock()
+// by takeDirty, and keeps list for reuse. It requires no lock held. The
+// slots of list stay valid without mu held throughout: an entry on it is
+// queued, and Evict neither drops nor moves a queued entry.
+func (s *shard) drain(list []uint32, out []Usage) []Usage {
+	for len(list) > 0 {
+		batch := list[:min(len(list), drainBatch)]
+		list = list[len(batch):]
+		s.mu.RLock()
+		for _, slot := range batch {
+			e := s.at(slot)
+			e.mu.Lock()
+			out = e.drainLocked(s, slot, out)
+			e.mu.Unlock()
+		}
+		s.mu.RUnlock()
 	}
-	s.recycle(list)
 	return out
 }
 
 // takeDirty detaches the dirty list and starts a new one on the spare buffer.
-func (s *shard) takeDirty() []*entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *shard) takeDirty() []uint32 {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
 	list := s.dirty
 	s.dirty, s.spare = s.spare, nil
 	return list
 }
 
-// recycle keeps a walked dirty list as the spare buffer, without its pointers.
-func (s *shard) recycle(list []*entry) {
+// recycle keeps a walked dirty list as the spare buffer.
+func (s *shard) recycle(list []uint32) {
 	if list == nil {
 		return
 	}
-	clear(list)
-	s.mu.Lock()
+	s.dmu.Lock()
 	s.spare = list[:0]
-	s.mu.Unlock()
+	s.dmu.Unlock()
 }
 
 // evict drops the entries idle for at least ttl before offset at with
-// nothing to drain, and returns how many. Entries whose lock is held are in
-// use and skipped: TryLock keeps the lock order (entry before shard) free
-// of cycles.
+// nothing to drain, and returns how many. Holding mu for writing, it needs
+// no entry's lock: every user of an entry holds mu for reading.
 func (s *shard) evict(at int64, ttl time.Duration) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for key, e := range s.m {
-		if !e.mu.TryLock() {
+	for i := 0; i < len(s.index); {
+		v := s.index[i]
+		if v == 0 || !s.at(uint32(v)-1).evictableLocked(at, ttl) {
+			i++
 			continue
 		}
-		if e.evictableLocked(at, ttl) {
-			e.dead = true
-			delete(s.m, key)
-			n++
-		}
-		e.mu.Unlock()
+		slot := uint32(v) - 1
+		delete(s.long, slot)
+		s.free = append(s.free, slot)
+		s.n--
+		n++
+		// The cell may be refilled by one shifted back from after it
+		// (looked at again: i does not move), or by one from the start
+		// of the index past its end (looked at twice: harmless).
+		s.unplace(uint32(i))
 	}
 	if n > 0 {
 		s.gen++
@@ -133,36 +318,9 @@ func (s *shard) evict(at int64, ttl time.Duration) int {
 	return n
 }
 
-// shrinkLocked reallocates m once it holds under a quarter of its peak, so
-// that memory follows the active keys. It requires s.mu held for writing.
-func (s *shard) shrinkLocked() {
-	if s.peak <= shrinkMin || len(s.m)*4 >= s.peak {
-		return
-	}
-	m := make(map[string]*entry, len(s.m))
-	for k, e := range s.m {
-		m[k] = e
-	}
-	s.m, s.peak = m, len(m)
-}
-
 // len returns the number of entries.
 func (s *shard) len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.m)
-}
-
-// fnv1a is the 32-bit FNV-1a hash of key, computed without allocating.
-func fnv1a(key string) uint32 {
-	const (
-		offset = 2166136261
-		prime  = 16777619
-	)
-	h := uint32(offset)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= prime
-	}
-	return h
+	return s.n
 }

@@ -2,11 +2,13 @@ package server
 
 import (
 	"encoding/binary"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/keygate/keygate/auth"
 	"github.com/keygate/keygate/storage"
@@ -21,57 +23,106 @@ const (
 // plain fields are fixed when the entry is made; anything that changes
 // them (revocation, rotation) replaces the entry through invalidate.
 //
-// A server holds one per active key, so it is kept small: id, userID and
-// lineage share one allocation (lineage is id itself for a key never
-// rotated), tier is the tier table's own copy of the name, and of the
-// owner's tiers only the answer that matters is kept.
+// A server holds one per active key, so it is kept small (112 bytes): id
+// and userID share one allocation, which also holds the lineage when it
+// is not id itself (see packIDs); tier is the tier table's own copy of the
+// name; of the owner's tiers only the answer that matters is kept; and
+// the owner's flags sit in used's state word.
 type keyEntry struct {
-	id, userID, lineage, tier string
-	expiresAt, revokedAt      int64 // unix nanoseconds; 0: never
-	ownerDisabled             bool
-	ownerHasTier              bool // the owner holds tier; a change to the owner's tiers invalidates the entry
+	id, userID, tier     string
+	expiresAt, revokedAt int64 // unix nanoseconds; 0: never
 
-	used lastUse      // the latest admitted use
+	used lastUse      // the latest admitted use; state also holds the key* flags
 	seen atomic.Int64 // unix nanoseconds of the latest lookup, for eviction
 }
+
+// Flags of a keyEntry, in used.state.
+const (
+	keyOwnerDisabled = useHolderBits << iota
+	keyOwnerHasTier  // the owner holds tier; a change to the owner's tiers invalidates the entry
+	keyRotated       // the lineage is not id: it follows userID in their allocation
+)
 
 // newKeyEntry makes the entry for k and its owner. tiers is the current
 // tier table, whose names the entry shares.
 func newKeyEntry(k storage.APIKey, owner storage.User, tiers map[string]*tier) *keyEntry {
-	e := &keyEntry{
-		expiresAt: unixNano(k.ExpiresAt), revokedAt: unixNano(k.RevokedAt),
-		ownerDisabled: owner.Disabled, ownerHasTier: slices.Contains(owner.Tiers, k.Tier),
-	}
-	e.id, e.userID, e.lineage = packIDs(k.ID, k.UserID, k.Lineage)
+	e := &keyEntry{expiresAt: unixNano(k.ExpiresAt), revokedAt: unixNano(k.RevokedAt)}
+	var rotated bool
+	e.id, e.userID, rotated = packIDs(k.ID, k.UserID, k.Lineage)
 	if t := tiers[k.Tier]; t != nil {
 		e.tier = t.name
 	} else {
 		e.tier = strings.Clone(k.Tier) // not a configured tier: keep none of the decoded record alive
 	}
+	var flags uint32
+	if owner.Disabled {
+		flags |= keyOwnerDisabled
+	}
+	if slices.Contains(owner.Tiers, k.Tier) {
+		flags |= keyOwnerHasTier
+	}
+	if rotated {
+		flags |= keyRotated
+	}
+	e.used.state.Store(flags)
 	e.used.id = e.id
 	e.used.at.Store(unixNano(k.LastUsedAt))
 	e.used.flushed.Store(e.used.at.Load())
 	return e
 }
 
-// packIDs copies id, userID and lineage into one allocation and returns
-// them as substrings of it. A lineage equal to id is not stored twice.
-func packIDs(id, userID, lineage string) (string, string, string) {
-	same := lineage == id
-	if same {
-		lineage = ""
+func (e *keyEntry) ownerDisabled() bool { return e.used.state.Load()&keyOwnerDisabled != 0 }
+func (e *keyEntry) ownerHasTier() bool  { return e.used.state.Load()&keyOwnerHasTier != 0 }
+
+// lineage is the first key id of e's rotation chain, which its usage and
+// limits are counted under: id itself unless the key was rotated.
+func (e *keyEntry) lineage() string {
+	if e.used.state.Load()&keyRotated == 0 {
+		return e.id
+	}
+	return lineageAfter(e.id, e.userID)
+}
+
+// packIDs copies id and userID into one allocation and returns them as
+// substrings of it. When lineage is not id it follows them, after its
+// length as a uvarint, and rotated is true; lineageAfter reads it back.
+func packIDs(id, userID, lineage string) (string, string, bool) {
+	rotated := lineage != id
+	var n [binary.MaxVarintLen64]byte
+	size, tail := n[:0], 0 // the lineage's length, stored before it, and both's
+	if rotated {
+		size = binary.AppendUvarint(size, uint64(len(lineage)))
+		tail = len(size) + len(lineage)
 	}
 	var b strings.Builder
-	b.Grow(len(id) + len(userID) + len(lineage))
+	b.Grow(len(id) + len(userID) + tail)
 	b.WriteString(id)
 	b.WriteString(userID)
-	b.WriteString(lineage)
+	if rotated {
+		b.Write(size)
+		b.WriteString(lineage)
+	}
 	all := b.String()
 	i, u := len(id), len(id)+len(userID)
-	if same {
-		return all[:i], all[i:u], all[:i]
+	return all[:i], all[i:u], rotated
+}
+
+// lineageAfter returns the lineage that packIDs, returning id and userID
+// with rotated true, stored after them.
+func lineageAfter(id, userID string) string {
+	// id starts the allocation (all[:i] keeps its start, even when empty),
+	// and the uvarint is followed by as many bytes as it says.
+	at := unsafe.Add(unsafe.Pointer(unsafe.StringData(id)), len(id)+len(userID))
+	var n uint64
+	for shift := 0; ; shift += 7 {
+		c := *(*byte)(at)
+		at = unsafe.Add(at, 1)
+		n |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
 	}
-	return all[:i], all[i:u], all[u:]
+	return unsafe.String((*byte)(at), int(n))
 }
 
 func unixNano(t time.Time) int64 {
@@ -95,16 +146,19 @@ type keyShard struct {
 	// to the store and caches what it found only if gen has not moved, so a
 	// revocation committed meanwhile is never hidden by a stale entry.
 	gen  uint64
-	hits map[auth.KeyHash]*keyEntry
+	hits keyIndex
 	miss map[auth.KeyHash]struct{}
 }
 
 func newKeyCache() *keyCache {
 	c := &keyCache{}
+	mem := new(offHeap)
 	for i := range c.shards {
-		c.shards[i].hits = make(map[auth.KeyHash]*keyEntry)
+		c.shards[i].hits.mem = mem
 		c.shards[i].miss = make(map[auth.KeyHash]struct{})
 	}
+	// mem is apart from c, so it can release its blocks once c is gone.
+	runtime.AddCleanup(c, (*offHeap).releaseAll, mem)
 	return c
 }
 
@@ -118,7 +172,7 @@ func (c *keyCache) shard(h auth.KeyHash) *keyShard {
 func (c *keyCache) get(h auth.KeyHash) (e *keyEntry, unknown bool, gen uint64) {
 	sh := c.shard(h)
 	sh.mu.RLock()
-	e, gen = sh.hits[h], sh.gen
+	e, gen = sh.hits.get(&h), sh.gen
 	if e == nil {
 		_, unknown = sh.miss[h]
 	}
@@ -143,10 +197,10 @@ func (c *keyCache) put(h auth.KeyHash, e *keyEntry, gen uint64) *keyEntry {
 		sh.miss[h] = struct{}{}
 		return nil
 	}
-	if prev := sh.hits[h]; prev != nil {
+	if prev := sh.hits.get(&h); prev != nil {
 		return prev
 	}
-	sh.hits[h] = e
+	sh.hits.add(&h, e)
 	return e
 }
 
@@ -158,12 +212,13 @@ func (c *keyCache) invalidateUser(userID string) {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		sh.gen++ // a miss loading this user's state meanwhile must not be cached
-		for h, e := range sh.hits {
-			if e.userID == userID {
-				e.used.dropped.Store(true) // see invalidate
-				delete(sh.hits, h)
+		sh.dropWhere(func(e *keyEntry) bool {
+			if e.userID != userID {
+				return false
 			}
-		}
+			e.used.drop() // see invalidate
+			return true
+		})
 		sh.mu.Unlock()
 	}
 }
@@ -176,12 +231,33 @@ func (c *keyCache) invalidate(h auth.KeyHash) {
 	sh.gen++
 	// A dropped entry with an unflushed use is still on the dirty list;
 	// the next flush writes it, since the API now reads it from the store.
-	if e := sh.hits[h]; e != nil {
-		e.used.dropped.Store(true)
+	if i, ok := sh.hits.find(&h); ok {
+		sh.hits.entryAt(int(i)).used.drop()
+		sh.hits.removeAt(i)
+		sh.hits.compact()
 	}
-	delete(sh.hits, h)
 	delete(sh.miss, h)
 	sh.mu.Unlock()
+}
+
+// dropWhere drops the entries for which drop is true, and returns how
+// many. It requires sh.mu held for writing.
+func (sh *keyShard) dropWhere(drop func(*keyEntry) bool) int {
+	n := 0
+	x := &sh.hits
+	for i := 0; i < len(x.cells); {
+		e := x.entryAt(i)
+		if e == nil || !drop(e) {
+			i++
+			continue
+		}
+		x.removeAt(uint32(i)) // i is looked at again: a later cell may move into it
+		n++
+	}
+	if n > 0 {
+		x.compact()
+	}
+	return n
 }
 
 // lastUsed is the latest use of the key with hash h held in memory.
@@ -200,12 +276,7 @@ func (c *keyCache) evict(cutoff int64) int {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		for h, e := range sh.hits {
-			if e.seen.Load() < cutoff && e.used.clean() {
-				delete(sh.hits, h)
-				n++
-			}
-		}
+		n += sh.dropWhere(func(e *keyEntry) bool { return e.seen.Load() < cutoff && e.used.clean() })
 		sh.mu.Unlock()
 	}
 	return n
@@ -217,7 +288,7 @@ func (c *keyCache) len() int {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.RLock()
-		n += len(sh.hits)
+		n += sh.hits.n
 		sh.mu.RUnlock()
 	}
 	return n

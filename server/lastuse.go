@@ -23,15 +23,32 @@ type lastUse struct {
 	id      string       // the key or session id
 	at      atomic.Int64 // unix nanoseconds of the latest use
 	flushed atomic.Int64 // at, as last handed to the flusher
-	queued  atomic.Bool  // on a dirtyList, waiting for the flusher
-	// dropped is set when the key's cache entry is dropped (revoked,
-	// rotated, owner changed): nothing in memory shows the time any more,
-	// so the next flush writes it whatever the granularity.
-	dropped atomic.Bool
+	// state holds useQueued and useDropped, and above them flags of the
+	// holder's own, fixed before the lastUse is shared (see keyEntry): the
+	// holder's fields would take a word of their own beside this one.
+	state atomic.Uint32
 }
 
+// The bits of lastUse.state that lastUse uses.
+const (
+	// useQueued: on a dirtyList, waiting for the flusher.
+	useQueued uint32 = 1 << iota
+	// useDropped is set when the key's cache entry is dropped (revoked,
+	// rotated, owner changed): nothing in memory shows the time any more,
+	// so the next flush writes it whatever the granularity.
+	useDropped
+	// useHolderBits is the lowest bit a holder may use for its own flags.
+	useHolderBits
+)
+
+func (u *lastUse) queued() bool  { return u.state.Load()&useQueued != 0 }
+func (u *lastUse) dropped() bool { return u.state.Load()&useDropped != 0 }
+
+// drop marks u dropped.
+func (u *lastUse) drop() { u.state.Or(useDropped) }
+
 // clean reports whether the store already has the latest use.
-func (u *lastUse) clean() bool { return !u.queued.Load() && u.at.Load() == u.flushed.Load() }
+func (u *lastUse) clean() bool { return !u.queued() && u.at.Load() == u.flushed.Load() }
 
 // time is the latest use, or the zero time.
 func (u *lastUse) time() time.Time {
@@ -48,7 +65,7 @@ func (u *lastUse) time() time.Time {
 func (u *lastUse) due(now int64) bool {
 	at, flushed := u.at.Load(), u.flushed.Load()
 	g := int64(lastUseGranularity)
-	return at-flushed >= g || now-at >= g || u.dropped.Load()
+	return at-flushed >= g || now-at >= g || u.dropped()
 }
 
 // dirtyList holds the lastUses changed since they were last written.
@@ -61,7 +78,7 @@ type dirtyList struct {
 // takes the list's lock.
 func (d *dirtyList) touch(u *lastUse, now int64) {
 	u.at.Store(now)
-	if !u.queued.Load() && u.queued.CompareAndSwap(false, true) {
+	if !u.queued() && u.state.Or(useQueued)&useQueued == 0 {
 		d.mu.Lock()
 		d.items = append(d.items, u)
 		d.mu.Unlock()
@@ -88,7 +105,7 @@ func (d *dirtyList) drainDue(now int64, all bool) []storage.LastUsed {
 		}
 		// Clear queued before reading, so a use racing with this drain
 		// queues u again rather than being lost.
-		u.queued.Store(false)
+		u.state.And(^useQueued)
 		at := u.at.Load()
 		if at == u.flushed.Load() {
 			continue // already written

@@ -60,15 +60,15 @@ func (s *Server) verifyUncounted(ctx context.Context, raw string, tiers []string
 	if v.code = keyState(e, now.UnixNano()); v.code != codeValid {
 		return v, nil
 	}
-	if v.tier == nil || !e.ownerHasTier || (tiers != nil && !slices.Contains(tiers, e.tier)) {
+	if v.tier == nil || !e.ownerHasTier() || (tiers != nil && !slices.Contains(tiers, e.tier)) {
 		v.code = codeForbidden
 		if v.tier != nil {
-			v.decision, err = s.limits.PeekAt(e.lineage, v.tier.limits, now)
+			v.decision, err = s.limits.PeekAt(e.lineage(), v.tier.limits, now)
 			v.limited = err == nil
 		}
 		return v, err
 	}
-	if v.decision, err = s.limits.AllowAt(e.lineage, v.tier.limits, now); err != nil {
+	if v.decision, err = s.limits.AllowAt(e.lineage(), v.tier.limits, now); err != nil {
 		return v, err
 	}
 	v.limited = true
@@ -94,7 +94,7 @@ func keyState(e *keyEntry, now int64) string {
 		return codeRevoked
 	case e.expiresAt != 0 && now >= e.expiresAt:
 		return codeExpired
-	case e.ownerDisabled:
+	case e.ownerDisabled():
 		return codeDisabled
 	}
 	return codeValid

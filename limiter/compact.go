@@ -1,0 +1,66 @@
+package limiter
+
+// shrinkLocked gives memory back once a shard holds well under what it
+// took: it moves entries out of the trailing chunks into free slots and
+// releases those chunks, and halves the index while it is under 1/8 full.
+// It requires mu held for writing, so no one holds an entry.
+func (s *shard) shrinkLocked() {
+	for len(s.index) > minIndex && s.n*8 < len(s.index) {
+		s.reindex(len(s.index) / 2)
+	}
+	if s.next <= chunkSlots || uint32(s.n)*4 >= s.next {
+		return
+	}
+	keep := s.keptSlots()
+	if keep >= s.next {
+		return
+	}
+	var free []uint32 // free slots below keep, lowest last
+	for _, slot := range s.free {
+		if slot < keep {
+			free = append(free, slot)
+		}
+	}
+	for i, v := range s.index {
+		if v == 0 || uint32(v)-1 < keep {
+			continue
+		}
+		to := free[len(free)-1]
+		free = free[:len(free)-1]
+		s.move(uint32(v)-1, to)
+		s.index[i] = v>>32<<32 | uint64(to+1)
+	}
+	s.free, s.next = free, keep
+	for c := int(keep / chunkSlots); c < len(s.chunks); c++ {
+		s.a.release(s.chunkMems[c])
+		s.chunks[c], s.chunkMems[c] = nil, nil
+	}
+	s.chunks, s.chunkMems = s.chunks[:keep/chunkSlots], s.chunkMems[:keep/chunkSlots]
+}
+
+// keptSlots returns the slot count, a whole number of chunks, that holds
+// every entry once the entries that may move have moved down: an entry
+// that is queued may not (its slot is on a dirty list), the others may.
+// It requires mu held for writing.
+func (s *shard) keptSlots() uint32 {
+	keep := (uint32(s.n) + chunkSlots - 1) / chunkSlots * chunkSlots
+	for _, v := range s.index {
+		if slot := uint32(v) - 1; v != 0 && slot >= keep && s.at(slot).queued {
+			keep = (slot/chunkSlots + 1) * chunkSlots
+		}
+	}
+	return keep
+}
+
+// move copies the entry in slot from, which is not queued, to the free
+// slot to. It requires mu held for writing.
+func (s *shard) move(from, to uint32) {
+	src, dst := s.at(from), s.at(to)
+	dst.klen, dst.key = src.klen, src.key
+	dst.dirty, dst.queued, dst.rolled = false, false, false
+	dst.bucket, dst.day, dst.count, dst.lastUsed = src.bucket, src.day, src.count, src.lastUsed
+	if src.klen == longKey {
+		s.long[to] = s.long[from]
+		delete(s.long, from)
+	}
+}
