@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,9 +49,11 @@ var (
 
 // schemaVersion is the version of the bucket layout written by this package.
 //
-// Version 2 keys usage by day first ("2006-01-02/lineage"); version 1 had
-// the lineage first, and Open moves its counts.
-const schemaVersion uint64 = 2
+// Version 3 keeps daily counts in blobs, many lineages a value, in the
+// bucket daily_usage (see usageblob.go). Version 2 had one key a count in
+// the bucket usage, day first ("2006-01-02/lineage"); version 1 had the
+// lineage first. Open moves older counts, in its transaction.
+const schemaVersion uint64 = 3
 
 // defaultTimeout is the lock wait used when Options.Timeout is zero.
 const defaultTimeout = time.Second
@@ -67,7 +70,8 @@ var (
 	bucketKeysByOwner    = []byte("keys_by_owner")
 	bucketSessions       = []byte("sessions")
 	bucketSessionsByUser = []byte("sessions_by_user")
-	bucketUsage          = []byte("usage")
+	bucketUsage          = []byte("daily_usage")
+	bucketUsageV2        = []byte("usage") // versions 1 and 2; gone after Open migrates it
 	bucketAudit          = []byte("audit")
 	bucketSigningKeys    = []byte("signing_keys")
 
@@ -102,6 +106,11 @@ type DB struct {
 	bolt  *bolt.DB
 	path  string
 	reads *readCache // kept coherent by update; see readcache.go
+	// flushMu guards scratch, a flush's working memory kept for the next
+	// flush (a sync.Pool lost it at every collection). Flushes are one at a
+	// time anyway: each is one write transaction.
+	flushMu sync.Mutex
+	scratch flushScratch
 }
 
 // Open opens the database file at path, creating it with mode 0600 if needed,
@@ -153,13 +162,21 @@ func initSchema(tx *bolt.Tx) error {
 			return fmt.Errorf("storage: migrating usage to schema 2: %w", err)
 		}
 	}
+	if got < 3 {
+		if err := migrateUsageBlobs(tx); err != nil {
+			return fmt.Errorf("storage: migrating usage to schema 3: %w", err)
+		}
+	}
 	return meta.Put(metaVersion, encodeUint(schemaVersion))
 }
 
 // migrateUsageDayFirst rewrites version 1's "lineage/day" usage keys as
 // "day/lineage", in the transaction that opens the file.
 func migrateUsageDayFirst(tx *bolt.Tx) error {
-	b := tx.Bucket(bucketUsage)
+	b := tx.Bucket(bucketUsageV2)
+	if b == nil {
+		return nil // never written
+	}
 	type entry struct{ key, value []byte }
 	var moved []entry
 	err := b.ForEach(func(k, v []byte) error {
@@ -174,10 +191,10 @@ func migrateUsageDayFirst(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.DeleteBucket(bucketUsage); err != nil {
+	if err := tx.DeleteBucket(bucketUsageV2); err != nil {
 		return err
 	}
-	if b, err = tx.CreateBucket(bucketUsage); err != nil {
+	if b, err = tx.CreateBucket(bucketUsageV2); err != nil {
 		return err
 	}
 	for _, e := range moved {

@@ -58,7 +58,7 @@ func TestOpen_NewerSchema(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 3))
+		return b.Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 4))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestOpen_NewerSchema(t *testing.T) {
 		db.Close()
 		t.Fatal("Open accepted a newer schema version")
 	}
-	if !strings.Contains(err.Error(), "schema version 3") {
+	if !strings.Contains(err.Error(), "schema version 4") {
 		t.Errorf("err = %v", err)
 	}
 }

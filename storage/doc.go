@@ -25,7 +25,7 @@ All keys are byte strings; composite keys join ids with "/". Ids must be
 non-empty and must not contain "/" (ErrInvalid otherwise), which keeps every
 composite key unambiguous.
 
-	meta              "version" -> schema version, uint64 big-endian (currently 2)
+	meta              "version" -> schema version, uint64 big-endian (currently 3)
 	                  "secret/" + name -> secret bytes (see DB.Secret)
 	users             user id -> JSON user record
 	users_by_email    email -> user id
@@ -37,9 +37,11 @@ composite key unambiguous.
 	password_resets   SHA-256 of a reset token -> JSON {user id, expiry}; deleted when used
 	sessions          session id -> JSON session record
 	sessions_by_user  user id + "/" + session id -> empty
-	usage             "2006-01-02" (UTC day) + "/" + lineage -> count, uint64 big-endian
-	                  (day first, so a flush of today's counts touches few pages; schema 1
-	                  had the lineage first and Open migrates it)
+	daily_usage       "2006-01-02" (UTC day) + shard (a fixed hash of the lineage mod
+	                  8192, 2 bytes big-endian) -> records [uvarint len][lineage][uvarint
+	                  count] sorted by lineage: a flush of 100k counts is ~8k Puts, not
+	                  100k. Schemas 1 and 2 kept one key a count in bucket "usage"
+	                  (lineage first, then day first); Open migrates both
 	audit             sequence, uint64 big-endian (bucket NextSequence) -> JSON event
 	                  record without its id; the id is "evt_" + the sequence in 16 hex digits
 	signing_keys      signing key id -> JSON signing key record (holds the private seed)
@@ -51,7 +53,7 @@ composite key unambiguous.
 Open creates missing buckets and refuses a file whose schema version is newer
 than this package understands.
 
-Schema notes: version 1 first had the buckets meta through usage. The audit,
+Schema notes: version 1 first had the buckets meta through usage (now daily_usage). The audit,
 signing_keys and mfa buckets were added later without a version change: they are
 new, nothing existing changed shape, and Open creates them in older files.
 The session and key records gained no fields.

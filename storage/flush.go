@@ -12,21 +12,21 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// yieldEvery is how many entries Flush writes between yields of the
-// processor. A batch of 100000 counters held the only core of a small
-// server for a quarter of a second; yielding every few hundred entries
-// lets requests run meanwhile. Splitting the batch into transactions did
-// the same but cost two fsyncs a part, which more than doubled a flush.
+// yieldEvery is how many last-use times Flush writes between yields of
+// the processor. Last-use times still cost a bbolt Put each; yielding
+// every few hundred lets requests run meanwhile. Splitting the batch into
+// transactions did the same but cost two fsyncs a part, which more than
+// doubled a flush.
 const yieldEvery = 256
 
-// Flush writes a batch of write-behind counters in one write transaction,
-// yielding the processor every few hundred entries. Counts are absolute
-// and only grow within a day, so each stored count becomes max(stored,
-// new): replaying a batch, or flushing out of order, is harmless. A key's
-// or session's LastUsedAt is set only if the new time is later than the
-// stored one; an id that no longer exists is skipped silently. An empty
-// batch starts no transaction. It returns ErrInvalid, and writes nothing,
-// if any lineage is empty or contains "/". Safe for concurrent use.
+// Flush writes a batch of write-behind counters in one write transaction.
+// Counts are absolute and only grow within a day, so each stored count
+// becomes max(stored, new): replaying a batch, or flushing out of order, is
+// harmless. A key's or session's LastUsedAt is set only if the new time is
+// later than the stored one; an id that no longer exists is skipped
+// silently. An empty batch starts no transaction. It returns ErrInvalid,
+// and writes nothing, if any lineage is empty or contains "/", or a day is
+// outside the years 1 to 9999. Safe for concurrent use.
 func (db *DB) Flush(ctx context.Context, b Batch) error {
 	if b.empty() {
 		return nil
@@ -35,19 +35,26 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 		if err := validID("lineage", u.Lineage); err != nil {
 			return err
 		}
-	}
-	// Sorting and key building happen before the transaction, so they hold
-	// no lock other writers wait on.
-	usage, keys := sortedUsage(b.Usage), sortedLastUsed(b.Keys)
-	runtime.Gosched()
-	return db.update(ctx, func(tx *bolt.Tx) error {
-		// bbolt keeps the value slices it is given until the commit.
-		vals := make([]byte, 0, 8*(len(usage)+len(keys)))
-		var y yielder
-		vals, err := flushUsage(tx.Bucket(bucketUsage), usage, vals, &y)
-		if err != nil {
+		if err := validDay(u.Day); err != nil {
 			return err
 		}
+	}
+	// Held until the transaction is over: bbolt keeps the values it was
+	// given until the commit.
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	s := &db.scratch
+	// Sorting and key building happen before the transaction, so they hold
+	// no lock other writers wait on.
+	usage, keys := s.groupUsage(b.Usage), sortedLastUsed(b.Keys)
+	runtime.Gosched()
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		if s.vals, err = flushUsage(tx.Bucket(bucketUsage), usage, s.vals[:0]); err != nil {
+			return err
+		}
+		var y yielder
+		vals := make([]byte, 0, 8*len(keys))
 		if _, err := flushKeyLastUsed(tx, keys, vals, &y); err != nil {
 			return err
 		}
@@ -73,37 +80,9 @@ type entry struct {
 	n    uint64
 }
 
-// sortedUsage returns the positive counts of usage with their keys, in key
-// order: bbolt inserts into a page's sorted slice, so keys put in random
-// order cost a copy of the page's entries each, and a day's first flush of
-// many keys went quadratic. The keys share one allocation, and each day is
-// formatted once.
-func sortedUsage(usage []Usage) []entry {
-	size := 0
-	for _, u := range usage {
-		size += len(dayLayout) + 1 + len(u.Lineage)
-	}
-	buf := make([]byte, 0, size)
-	out := make([]entry, 0, len(usage))
-	var day time.Time
-	var prefix []byte
-	for _, u := range usage {
-		if u.Count <= 0 {
-			continue
-		}
-		if d := u.Day.UTC().Truncate(24 * time.Hour); prefix == nil || !d.Equal(day) {
-			day, prefix = d, append(d.AppendFormat(nil, dayLayout), '/')
-		}
-		start := len(buf)
-		buf = append(append(buf, prefix...), u.Lineage...)
-		out = append(out, entry{key: buf[start:len(buf):len(buf)], n: uint64(u.Count)})
-	}
-	sortEntries(out)
-	return out
-}
-
-// sortedLastUsed returns entries in id order (see sortedUsage), their ids
-// in one allocation.
+// sortedLastUsed returns entries in id order, their ids in one
+// allocation: bbolt inserts into a page's sorted slice, so keys put in
+// random order cost a copy of the page's entries each.
 func sortedLastUsed(entries []LastUsed) []entry {
 	size := 0
 	for _, lu := range entries {
@@ -122,7 +101,10 @@ func sortedLastUsed(entries []LastUsed) []entry {
 
 // sortEntries sorts es by key. Keys of one flush share a long prefix (the
 // day, "key_"), and comparing the 8 bytes after it as a word first sorted
-// 100000 keys several times faster than bytes.Compare alone.
+// 100000 keys several times faster than bytes.Compare alone. A large
+// batch is first spread by the word's top 16 bits (a counting sort), which
+// leaves a few dozen keys a bucket to sort: a comparison sort of 100000
+// keys was still a sixth of a flush.
 func sortEntries(es []entry) {
 	if len(es) == 0 {
 		return
@@ -138,47 +120,85 @@ func sortEntries(es []entry) {
 		copy(w[:], es[i].key[p:]) // zero-padded: never contradicts byte order
 		es[i].word = binary.BigEndian.Uint64(w[:])
 	}
-	slices.SortFunc(es, func(a, b entry) int {
-		if c := cmp.Compare(a.word, b.word); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.key, b.key)
-	})
+	if len(es) < 4096 {
+		slices.SortFunc(es, compareEntry)
+		return
+	}
+	starts := make([]int, 1<<16+1)
+	for _, e := range es {
+		starts[e.word>>48+1]++
+	}
+	for i := 1; i < len(starts); i++ {
+		starts[i] += starts[i-1]
+	}
+	spread := make([]entry, len(es))
+	for _, e := range es { // afterwards starts[b] is where bucket b ends
+		spread[starts[e.word>>48]] = e
+		starts[e.word>>48]++
+	}
+	copy(es, spread)
+	start := 0
+	for _, end := range starts[:1<<16] {
+		sortBucket(es[start:end])
+		start = end
+	}
 }
 
-// flushUsage stores max(stored, new) for each count, appending the values
-// it puts to vals.
-func flushUsage(b *bolt.Bucket, usage []entry, vals []byte, y *yielder) ([]byte, error) {
-	c := b.Cursor()
-	for _, u := range usage {
-		y.tick()
-		if stored, _ := decodeUint(get(c, u.key)); u.n <= stored { // a missing or malformed count is 0
-			continue
-		}
-		var v []byte
-		vals, v = appendUint(vals, u.n)
-		if err := b.Put(u.key, v); err != nil {
-			return vals, err
-		}
+// sortBucket sorts the few entries of one bucket by an insertion sort, or
+// a comparison sort if there are many.
+func sortBucket(es []entry) {
+	if len(es) > 64 {
+		slices.SortFunc(es, compareEntry)
+		return
 	}
-	return vals, nil
+	for i := 1; i < len(es); i++ {
+		e, j := es[i], i
+		for ; j > 0 && compareEntry(es[j-1], e) > 0; j-- {
+			es[j] = es[j-1]
+		}
+		es[j] = e
+	}
+}
+
+func compareEntry(a, b entry) int {
+	if c := cmp.Compare(a.word, b.word); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.key, b.key)
 }
 
 // flushKeyLastUsed stores the last use of each existing key as 8 bytes in
 // its own bucket, appending the values it puts to vals. Rewriting each
 // key's JSON record instead cost most of a flush: a busy server's flush
 // touches every key used in the last second.
+//
+// It reads first and puts after, so that one cursor walks forward through
+// the sorted ids (a cursor is only valid while nothing changes the
+// bucket): stepping to the next id is cheaper than seeking it from the
+// root, and a flush once a minute holds the time of every busy key. A key
+// with a stored time exists: keys are never deleted, only revoked, so
+// only a key's first time costs a look in the keys bucket, whose million
+// records are mostly cold pages.
 func flushKeyLastUsed(tx *bolt.Tx, entries []entry, vals []byte, y *yielder) ([]byte, error) {
 	b := tx.Bucket(bucketKeyLastUsed)
-	c, keys := b.Cursor(), tx.Bucket(bucketKeys).Cursor()
+	stored, keys := walker{c: b.Cursor()}, walker{c: tx.Bucket(bucketKeys).Cursor()}
+	due := entries[:0] // entries is Flush's own: filtered in place
 	for _, e := range entries {
-		y.tick()
-		if stored, _ := decodeUint(get(c, e.key)); e.n <= stored {
+		if last := len(due) - 1; last >= 0 && bytes.Equal(due[last].key, e.key) {
+			due[last].n = max(due[last].n, e.n) // an id twice in a batch: the later time
 			continue
 		}
-		if get(keys, e.key) == nil {
-			continue // revoked and gone, or never there
+		if v := stored.get(e.key); v != nil {
+			if n, _ := decodeUint(v); e.n <= n {
+				continue
+			}
+		} else if keys.get(e.key) == nil {
+			continue // never stored
 		}
+		due = append(due, e)
+	}
+	for _, e := range due {
+		y.tick()
 		var v []byte
 		vals, v = appendUint(vals, e.n)
 		if err := b.Put(e.key, v); err != nil {
@@ -186,6 +206,35 @@ func flushKeyLastUsed(tx *bolt.Tx, entries []entry, vals []byte, y *yielder) ([]
 		}
 	}
 	return vals, nil
+}
+
+// walker reads a bucket through one cursor at keys asked for in
+// ascending order: it steps forward a few times before it seeks, as the
+// next key asked for is often the next one stored.
+type walker struct {
+	c       *bolt.Cursor
+	k, v    []byte
+	started bool
+}
+
+// walkSteps is how many keys get steps over before it seeks instead.
+const walkSteps = 4
+
+// get returns the value stored under key, or nil. key must not sort
+// before the key of the previous call, and nothing may change the bucket
+// between calls.
+func (w *walker) get(key []byte) []byte {
+	for i := 0; w.started && w.k != nil && i < walkSteps && bytes.Compare(w.k, key) < 0; i++ {
+		w.k, w.v = w.c.Next()
+	}
+	if !w.started || (w.k != nil && bytes.Compare(w.k, key) < 0) {
+		w.k, w.v = w.c.Seek(key)
+		w.started = true
+	}
+	if bytes.Equal(w.k, key) {
+		return w.v
+	}
+	return nil
 }
 
 // get is Bucket.Get through c, whose stack is reused: Get makes a new

@@ -13,24 +13,36 @@ func TestSortEntries_MatchesBytesOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	prefixes := []string{"", "2026-11-26/key_", "2026-11-2", "key_"}
 	for _, prefix := range prefixes {
-		var es []entry
-		for range 2000 {
-			k := []byte(prefix)
-			for range r.IntN(12) {
-				k = append(k, "\x00ab\xffz"[r.IntN(5)])
-			}
-			es = append(es, entry{key: k})
+		// Few keys sort by comparison; many are spread into buckets first,
+		// which hold a few keys of 62 characters, or many of 5.
+		for _, tc := range []struct {
+			n        int
+			alphabet string
+		}{{2000, "\x00ab\xffz"}, {20000, "\x00ab\xffz"}, {50000, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}} {
+			checkSortEntries(t, r, prefix, tc.n, tc.alphabet)
 		}
-		want := make([][]byte, len(es))
-		for i, e := range es {
-			want[i] = e.key
+	}
+}
+
+func checkSortEntries(t *testing.T, r *rand.Rand, prefix string, n int, alphabet string) {
+	t.Helper()
+	var es []entry
+	for range n {
+		k := []byte(prefix)
+		for range r.IntN(12) {
+			k = append(k, alphabet[r.IntN(len(alphabet))])
 		}
-		slices.SortFunc(want, bytes.Compare)
-		sortEntries(es)
-		for i := range es {
-			if !bytes.Equal(es[i].key, want[i]) {
-				t.Fatalf("prefix %q: at %d got %q, want %q", prefix, i, es[i].key, want[i])
-			}
+		es = append(es, entry{key: k})
+	}
+	want := make([][]byte, len(es))
+	for i, e := range es {
+		want[i] = e.key
+	}
+	slices.SortFunc(want, bytes.Compare)
+	sortEntries(es)
+	for i := range es {
+		if !bytes.Equal(es[i].key, want[i]) {
+			t.Fatalf("prefix %q, %d keys: at %d got %q, want %q", prefix, n, i, es[i].key, want[i])
 		}
 	}
 }

@@ -38,20 +38,12 @@ func (b Batch) empty() bool {
 	return len(b.Usage) == 0 && len(b.Keys) == 0 && len(b.Sessions) == 0
 }
 
-// usageKey returns "YYYY-MM-DD/lineage" for day's UTC date. The day comes
-// first so that one day's counts sit together in the file: a flush, which
-// writes today's counts, then dirties a few pages instead of one page per
-// lineage scattered over the whole file.
-func usageKey(lineage string, day time.Time) []byte {
-	return compositeKey(day.UTC().Format(dayLayout), lineage)
-}
-
 // UsageCount returns the stored count of lineage on day's UTC date, or 0 if
 // none is stored. Counts not yet flushed by the caller are not included.
 func (db *DB) UsageCount(ctx context.Context, lineage string, day time.Time) (int64, error) {
 	var n uint64
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		n, _ = decodeUint(tx.Bucket(bucketUsage).Get(usageKey(lineage, day))) // missing is 0
+		n = blobCount(tx.Bucket(bucketUsage).Get(usageBlobKey(lineage, day)), lineage)
 		return nil
 	})
 	return int64(n), err
@@ -73,14 +65,12 @@ func (db *DB) UsageRange(ctx context.Context, lineage string, from, to time.Time
 	return out, nil
 }
 
-// usageRange reads lineage's count for each day from..to: one lookup a
-// day, since the days of one lineage are apart in the file.
+// usageRange reads lineage's count for each day from..to: one blob a day.
 func usageRange(b *bolt.Bucket, lineage string, from, to time.Time) ([]Usage, error) {
 	out := []Usage{}
 	first := from.UTC().Truncate(24 * time.Hour)
 	for day := first; !day.After(to.UTC()); day = day.AddDate(0, 0, 1) {
-		if v := b.Get(usageKey(lineage, day)); v != nil {
-			n, _ := decodeUint(v) // a malformed count reads as 0
+		if n := blobCount(b.Get(usageBlobKey(lineage, day)), lineage); n > 0 {
 			out = append(out, Usage{Lineage: lineage, Day: day, Count: int64(n)})
 		}
 	}

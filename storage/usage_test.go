@@ -62,6 +62,8 @@ func TestDB_Flush_Errors(t *testing.T) {
 		{"cancelled", cancelled, []storage.Usage{{Lineage: "k1", Day: day(26), Count: 1}}, context.Canceled},
 		{"empty lineage", ctx, []storage.Usage{{Lineage: "k1", Day: day(26), Count: 1}, {Day: day(26), Count: 1}}, storage.ErrInvalid},
 		{"slash in lineage", ctx, []storage.Usage{{Lineage: "k/1", Day: day(26), Count: 1}}, storage.ErrInvalid},
+		{"day past year 9999", ctx, []storage.Usage{{Lineage: "k1", Day: day(26), Count: 1}, {Lineage: "k2", Day: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Count: 1}}, storage.ErrInvalid},
+		{"day before year 1", ctx, []storage.Usage{{Lineage: "k1", Day: day(26), Count: 1}, {Lineage: "k2", Day: time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC), Count: 1}}, storage.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,127 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// BenchmarkGroupUsage measures the part of a flush of 100000 counters
+// outside bbolt: copying, grouping and sorting the batch (issue 6).
+func BenchmarkGroupUsage(b *testing.B) {
+	usage := make([]Usage, 100_000)
+	r := rand.New(rand.NewPCG(1, 2))
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for i := range usage {
+		usage[i] = Usage{Lineage: randomID(r), Day: day, Count: int64(i + 1)}
+	}
+	var s flushScratch
+	b.ReportAllocs()
+	for b.Loop() {
+		s.groupUsage(usage)
+	}
+}
+
+// randomID returns an id shaped like a key id: "key_" and 20 characters
+// from 62.
+func randomID(r *rand.Rand) string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	id := []byte("key_")
+	for range 20 {
+		id = append(id, alphabet[r.IntN(len(alphabet))])
+	}
+	return string(id)
+}
+
+// flushKeyLastUsed reads through a cursor walking forward, not a seek per
+// id: over many ids, some stored before, some new, some of keys that do
+// not exist, every existing key gets its latest time and no other id gets
+// one (issue 6).
+func TestFlushKeyLastUsed_Walk(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var keys []APIKey
+	for i := range 300 {
+		id := fmt.Sprintf("key_%03d", i*2) // odd numbers are never keys
+		keys = append(keys, APIKey{ID: id, UserID: "u1", Name: "k", Prefix: "kg_" + id, Tier: "free", Hash: [32]byte{byte(i), byte(i >> 8), 1}, CreatedAt: decodeT0})
+	}
+	if err := db.CreateAPIKeys(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	t1, t2 := decodeT0.Add(time.Minute), decodeT0.Add(2*time.Minute)
+	r := rand.New(rand.NewPCG(5, 6))
+	var first, second []LastUsed
+	for i := range 600 {
+		id := fmt.Sprintf("key_%03d", i)
+		if i%3 == 0 {
+			first = append(first, LastUsed{ID: id, At: t2}) // later than the second batch's
+		}
+		second = append(second, LastUsed{ID: id, At: t1})
+		if i%5 == 0 {
+			second = append(second, LastUsed{ID: id, At: t0Of(i)})
+		}
+	}
+	r.Shuffle(len(second), func(i, j int) { second[i], second[j] = second[j], second[i] })
+	for _, b := range []Batch{{Keys: first}, {Keys: second}} {
+		if err := db.Flush(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeyLastUsed)
+		for i := range 600 {
+			id := fmt.Sprintf("key_%03d", i)
+			n, ok := decodeUint(b.Get([]byte(id)))
+			want := t1
+			if i%3 == 0 {
+				want = t2
+			}
+			if i%5 == 0 && t0Of(i).After(want) {
+				want = t0Of(i)
+			}
+			switch {
+			case i%2 == 1 && ok:
+				t.Errorf("%s, not a key, has a last use", id)
+			case i%2 == 0 && (!ok || n != uint64(want.UnixNano())):
+				t.Errorf("%s: last use %d (%v), want %v", id, n, ok, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// t0Of is a time for id number i, some before and some after the
+// test's other times.
+func t0Of(i int) time.Time { return decodeT0.Add(time.Duration(i%7) * 30 * time.Second) }
+
+// The first and last days with a 4-digit year are valid; the days
+// around them are not, as their blob keys would be wider.
+func TestValidDay_Bounds(t *testing.T) {
+	for _, tc := range []struct {
+		day  time.Time
+		want bool
+	}{
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{time.Time{}, true},
+		{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), true},
+		{time.Date(0, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("-02", -2*3600)), false}, // 10000-01-01 in UTC
+	} {
+		if err := validDay(tc.day); (err == nil) != tc.want {
+			t.Errorf("validDay(%v) = %v, want valid %v", tc.day, err, tc.want)
+		}
+	}
+}
