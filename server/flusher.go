@@ -50,6 +50,11 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	if err := s.writeBatch(ctx, *b); err != nil {
 		return err
 	}
+	// The arrays are kept for the next batch, but not the ids they point
+	// to: a busy second's batch would hold a string for every key used.
+	clear(b.Usage)
+	clear(b.Keys)
+	clear(b.Sessions)
 	b.Usage, b.Keys, b.Sessions = b.Usage[:0], b.Keys[:0], b.Sessions[:0]
 	s.limits.Evict(now)
 	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano())

@@ -265,3 +265,26 @@ func (d *dirtyList) len() int {
 	defer d.mu.Unlock()
 	return len(d.items)
 }
+
+// A written batch keeps its arrays for the next one, but none of the ids
+// in them: they would hold a string for every key used in the last second.
+func TestFlush_KeepsNoIDs(t *testing.T) {
+	f := newFlushFixture(t, 20)
+	if err := f.s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := f.s.pending
+	if cap(b.Usage) == 0 || cap(b.Keys) == 0 {
+		t.Fatalf("batch arrays not kept: cap(Usage)=%d cap(Keys)=%d", cap(b.Usage), cap(b.Keys))
+	}
+	for i, u := range b.Usage[:cap(b.Usage)] {
+		if u.Lineage != "" {
+			t.Fatalf("Usage[%d] still holds %q", i, u.Lineage)
+		}
+	}
+	for i, lu := range b.Keys[:cap(b.Keys)] {
+		if lu.ID != "" {
+			t.Fatalf("Keys[%d] still holds %q", i, lu.ID)
+		}
+	}
+}

@@ -47,6 +47,7 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 	// Sorting and key building happen before the transaction, so they hold
 	// no lock other writers wait on.
 	usage, keys := s.groupUsage(b.Usage), sortedLastUsed(b.Keys)
+	clear(s.entries) // kept for the next flush, but not the caller's strings
 	runtime.Gosched()
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		var err error

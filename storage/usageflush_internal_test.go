@@ -125,3 +125,27 @@ func TestValidDay_Bounds(t *testing.T) {
 		}
 	}
 }
+
+// The flush's working memory is kept for the next flush, but not the
+// caller's lineage strings, which would stay alive until then.
+func TestFlush_ScratchKeepsNoStrings(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	b := Batch{Usage: []Usage{{Lineage: "key_a", Day: day, Count: 1}, {Lineage: "key_b", Day: day, Count: 2}}}
+	if err := db.Flush(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	es := db.scratch.entries
+	if cap(es) == 0 {
+		t.Fatal("scratch not kept")
+	}
+	for i, e := range es[:cap(es)] {
+		if e.lineage != "" {
+			t.Fatalf("scratch entry %d still holds %q", i, e.lineage)
+		}
+	}
+}
