@@ -32,7 +32,7 @@ func (s *shard) shrinkLocked() {
 	}
 	s.free, s.next = free, keep
 	for c := int(keep / chunkSlots); c < len(s.chunks); c++ {
-		s.a.release(s.chunkMems[c])
+		s.a.Release(s.chunkMems[c])
 		s.chunks[c], s.chunkMems[c] = nil, nil
 	}
 	s.chunks, s.chunkMems = s.chunks[:keep/chunkSlots], s.chunkMems[:keep/chunkSlots]

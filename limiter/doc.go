@@ -19,7 +19,7 @@
 // the key inline when it is at most 24 bytes) and hold no Go pointer. They
 // live in chunks of 512, and each shard's index from key to slot is an
 // open-addressing table of 8-byte cells; on Linux and the BSDs both are
-// mapped outside the Go heap (see arena.go), because the GC keeps about
+// mapped outside the Go heap (see internal/offheap), because the GC keeps about
 // twice the live heap resident and these would be most of it. Under the
 // race detector and elsewhere they come from the Go heap. Evict reuses the
 // slots it frees, and once a shard holds under a quarter of its slots it

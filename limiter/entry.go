@@ -22,7 +22,7 @@ const longKey = 0xff
 
 // entry is the state of one key. A server holds one per active key, so
 // it is packed and holds no Go pointer: entries live in blocks the GC does
-// not scan (see arena), reached through their shard by slot number. Times
+// not scan (see internal/offheap), reached through their shard by slot number. Times
 // are offsets from the Limiter's epoch (see Limiter.offset), the bucket is
 // inline, and the rarely used list of rolled-over days is in the shard.
 //

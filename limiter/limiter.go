@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"runtime"
 	"time"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // Limits are the limits applied to one key on one call. The zero value is not
@@ -99,13 +101,13 @@ func New(o Options) *Limiter {
 	if l.load == nil {
 		l.load = func(string, time.Time) (int64, error) { return 0, nil }
 	}
-	a := new(arena)
+	a := new(offheap.Arena)
 	for i := range l.shards {
 		l.shards[i].a = a
 	}
 	// The arena is apart from l, so it can outlive l and release its
 	// mappings once l is unreachable.
-	runtime.AddCleanup(l, (*arena).releaseAll, a)
+	runtime.AddCleanup(l, (*offheap.Arena).ReleaseAll, a)
 	return l
 }
 

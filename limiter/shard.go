@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // shardCount is the number of shards of the key map; a power of two so the
@@ -28,7 +30,7 @@ type chunk [chunkSlots]entry
 // entry. So a slot is never reused or moved while anyone holds it, and a
 // lookup needs no recheck. Lock order: mu, then an entry's mu, then dmu.
 type shard struct {
-	a *arena // where chunks and indexes come from; immutable
+	a *offheap.Arena // where chunks and indexes come from; immutable
 
 	// mu guards every field up to dmu, and the keys of the entries.
 	mu sync.RWMutex
@@ -143,7 +145,7 @@ func (s *shard) takeSlot() uint32 {
 		return slot
 	}
 	if s.next == uint32(len(s.chunks))*chunkSlots {
-		mem := s.a.block(int(unsafe.Sizeof(chunk{})))
+		mem := s.a.Block(int(unsafe.Sizeof(chunk{})))
 		s.chunks = append(s.chunks, (*chunk)(unsafe.Pointer(&mem[0])))
 		s.chunkMems = append(s.chunkMems, mem)
 	}
@@ -191,7 +193,7 @@ func (s *shard) unplace(i uint32) {
 // room for every entry). It requires mu held for writing.
 func (s *shard) reindex(n int) {
 	old, oldMem := s.index, s.indexMem
-	s.indexMem = s.a.block(n * 8)
+	s.indexMem = s.a.Block(n * 8)
 	s.index = unsafe.Slice((*uint64)(unsafe.Pointer(&s.indexMem[0])), n)
 	for _, v := range old {
 		if v != 0 {
@@ -199,7 +201,7 @@ func (s *shard) reindex(n int) {
 		}
 	}
 	if oldMem != nil {
-		s.a.release(oldMem)
+		s.a.Release(oldMem)
 	}
 }
 

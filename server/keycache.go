@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/internal/offheap"
 	"github.com/keygate/keygate/storage"
 )
 
@@ -152,13 +153,13 @@ type keyShard struct {
 
 func newKeyCache() *keyCache {
 	c := &keyCache{}
-	mem := new(offHeap)
+	mem := new(offheap.Arena)
 	for i := range c.shards {
 		c.shards[i].hits.mem = mem
 		c.shards[i].miss = make(map[auth.KeyHash]struct{})
 	}
 	// mem is apart from c, so it can release its blocks once c is gone.
-	runtime.AddCleanup(c, (*offHeap).releaseAll, mem)
+	runtime.AddCleanup(c, (*offheap.Arena).ReleaseAll, mem)
 	return c
 }
 

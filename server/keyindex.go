@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // minKeyIndex is the smallest number of cells and of slots a key shard's
@@ -22,10 +23,10 @@ const minKeyIndex = 64
 // (tag&(len-1)) or after it. There is a power-of-two count of cells, at
 // most 3/4 full, so a probe always meets an empty cell; a probe compares
 // tags, and reads a full hash only when its tag matches. The cells and
-// hashes hold no Go pointer and live off the heap (see offHeap): after the
+// hashes hold no Go pointer and live off the heap (see internal/offheap): after the
 // entries themselves they are the bulk of the cache.
 type keyIndex struct {
-	mem     *offHeap // where blocks come from; shared by the cache
+	mem     *offheap.Arena // where blocks come from; shared by the cache
 	cells   []uint64
 	cellMem []byte // cells' block, to release it
 	hashes  []auth.KeyHash
@@ -171,18 +172,18 @@ func (x *keyIndex) renumber() {
 	}
 	x.entries, x.free = entries, nil
 	if oldMem != nil {
-		x.mem.release(oldMem)
+		x.mem.Release(oldMem)
 	}
 }
 
 // moveHashes moves the hashes to a new block with room for n slots.
 func (x *keyIndex) moveHashes(n int) {
 	old, oldMem := x.hashes, x.hashMem
-	x.hashMem = x.mem.block(n * int(unsafe.Sizeof(auth.KeyHash{})))
+	x.hashMem = x.mem.Block(n * int(unsafe.Sizeof(auth.KeyHash{})))
 	x.hashes = unsafe.Slice((*auth.KeyHash)(unsafe.Pointer(&x.hashMem[0])), n)
 	copy(x.hashes, old)
 	if oldMem != nil {
-		x.mem.release(oldMem)
+		x.mem.Release(oldMem)
 	}
 }
 
@@ -190,7 +191,7 @@ func (x *keyIndex) moveHashes(n int) {
 // for every key).
 func (x *keyIndex) resize(n int) {
 	old, oldMem := x.cells, x.cellMem
-	x.cellMem = x.mem.block(n * 8)
+	x.cellMem = x.mem.Block(n * 8)
 	x.cells = unsafe.Slice((*uint64)(unsafe.Pointer(&x.cellMem[0])), n)
 	for _, v := range old {
 		if v != 0 {
@@ -198,6 +199,6 @@ func (x *keyIndex) resize(n int) {
 		}
 	}
 	if oldMem != nil {
-		x.mem.release(oldMem)
+		x.mem.Release(oldMem)
 	}
 }

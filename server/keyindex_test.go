@@ -131,7 +131,7 @@ func (c *keyCache) cellCount() int {
 }
 
 // TestKeyHashHoldsNoPointers: the hashes live where the GC does not look
-// (see offHeap), so a Go pointer in one would not keep its target alive.
+// (see internal/offheap), so a Go pointer in one would not keep its target alive.
 func TestKeyHashHoldsNoPointers(t *testing.T) {
 	var walk func(reflect.Type) bool
 	walk = func(typ reflect.Type) bool {

@@ -99,7 +99,7 @@ func heapNow() runtime.MemStats {
 // first; the rest is the limiter's state and the last-use mark, by verify
 // after), and what warming one cold key allocated in all (alloc-B/key,
 // allocs/key), most of it garbage left for the GC. What the key cache and
-// the limiter keep off the heap (see offHeap) is not in these figures.
+// the limiter keep off the heap (see internal/offheap) is not in these figures.
 // Run it with -benchtime=1x: each iteration warms every key again on a
 // new server.
 func BenchmarkWarmKeyMemory(b *testing.B) {

@@ -1,6 +1,6 @@
 //go:build (linux || darwin || freebsd || netbsd || openbsd || dragonfly) && !race
 
-package server
+package offheap
 
 import "syscall"
 

@@ -1,6 +1,6 @@
 //go:build !((linux || darwin || freebsd || netbsd || openbsd || dragonfly) && !race)
 
-package limiter
+package offheap
 
 // mapBlock maps nothing here: on other platforms, and under the race
 // detector (which watches only Go memory), every block comes from the Go

@@ -1,0 +1,53 @@
+package offheap
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// Blocks come back zeroed, 8-byte aligned and of the size asked for, and
+// can be written, released and handed out again, small (heap) and large
+// (mapped where the platform allows) alike.
+func TestArena_Blocks(t *testing.T) {
+	var a Arena
+	for _, n := range []int{1, 7, 8, 100, mapMin - 1, mapMin, 3*mapMin + 5} {
+		for round := range 2 {
+			b := a.Block(n)
+			if len(b) != n {
+				t.Fatalf("Block(%d) has %d bytes", n, len(b))
+			}
+			if p := uintptr(unsafe.Pointer(&b[0])); p%8 != 0 {
+				t.Fatalf("Block(%d) at %#x: not 8-byte aligned", n, p)
+			}
+			for i, c := range b {
+				if c != 0 {
+					t.Fatalf("Block(%d) round %d: byte %d is %d, want 0", n, round, i, c)
+				}
+			}
+			for i := range b {
+				b[i] = 0xff
+			}
+			a.Release(b)
+		}
+	}
+	a.mu.Lock()
+	left := len(a.mapped)
+	a.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d mapped blocks left after releasing all", left)
+	}
+}
+
+// ReleaseAll gives back every mapped block still out.
+func TestArena_ReleaseAll(t *testing.T) {
+	var a Arena
+	for range 3 {
+		a.Block(2 * mapMin)
+	}
+	a.ReleaseAll()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.mapped) != 0 {
+		t.Fatalf("%d mapped blocks left", len(a.mapped))
+	}
+}
