@@ -1,12 +1,18 @@
 package limiter
 
+import "github.com/keygate/keygate/internal/offheap"
+
 // shrinkLocked gives memory back once a shard holds well under what it
 // took: it moves entries out of the trailing chunks into free slots and
 // releases those chunks, and halves the index while it is under 1/8 full.
 // It requires mu held for writing, so no one holds an entry.
 func (s *shard) shrinkLocked() {
-	for len(s.index) > minIndex && s.n*8 < len(s.index) {
-		s.reindex(len(s.index) / 2)
+	n := len(s.index.Cells())
+	for n > minIndex && s.n*8 < n {
+		n /= 2
+	}
+	if n != len(s.index.Cells()) {
+		s.index.Resize(n)
 	}
 	if s.next <= chunkSlots || uint32(s.n)*4 >= s.next {
 		return
@@ -21,14 +27,15 @@ func (s *shard) shrinkLocked() {
 			free = append(free, slot)
 		}
 	}
-	for i, v := range s.index {
-		if v == 0 || uint32(v)-1 < keep {
+	cells := s.index.Cells()
+	for i, v := range cells {
+		if v == 0 || offheap.CellSlot(v) < keep {
 			continue
 		}
 		to := free[len(free)-1]
 		free = free[:len(free)-1]
-		s.move(uint32(v)-1, to)
-		s.index[i] = v>>32<<32 | uint64(to+1)
+		s.move(offheap.CellSlot(v), to)
+		cells[i] = offheap.Cell(offheap.CellTag(v), to)
 	}
 	s.free, s.next = free, keep
 	for c := int(keep / chunkSlots); c < len(s.chunks); c++ {
@@ -44,8 +51,8 @@ func (s *shard) shrinkLocked() {
 // It requires mu held for writing.
 func (s *shard) keptSlots() uint32 {
 	keep := (uint32(s.n) + chunkSlots - 1) / chunkSlots * chunkSlots
-	for _, v := range s.index {
-		if slot := uint32(v) - 1; v != 0 && slot >= keep && s.at(slot).queued {
+	for _, v := range s.index.Cells() {
+		if slot := offheap.CellSlot(v); v != 0 && slot >= keep && s.at(slot).queued {
 			keep = (slot/chunkSlots + 1) * chunkSlots
 		}
 	}

@@ -104,6 +104,7 @@ func New(o Options) *Limiter {
 	a := new(offheap.Arena)
 	for i := range l.shards {
 		l.shards[i].a = a
+		l.shards[i].index = offheap.NewTable(a)
 	}
 	// The arena is apart from l, so it can outlive l and release its
 	// mappings once l is unreachable.

@@ -34,12 +34,9 @@ type shard struct {
 
 	// mu guards every field up to dmu, and the keys of the entries.
 	mu sync.RWMutex
-	// index maps keys to slots by open addressing with linear probing: 0 is
-	// empty, else tag<<32 | slot+1 for a key whose hash's upper half is tag,
-	// kept at its home tag&(len-1) or after it. Its length is a power of two
-	// and it is at most 3/4 full, so a probe always meets an empty cell.
-	index    []uint64
-	indexMem []byte // index's block, to release it
+	// index maps keys to slots: the tag is the upper half of the key's
+	// hash (see offheap.Table).
+	index offheap.Table
 	// n is the number of entries held.
 	n int
 	// chunks hold the entries; slot i is chunks[i/chunkSlots][i%chunkSlots].
@@ -77,17 +74,17 @@ func (s *shard) at(slot uint32) *entry {
 // find returns the slot of key, whose hash's upper half is tag, and whether
 // it is held. It requires mu held.
 func (s *shard) find(tag uint32, key string) (uint32, bool) {
-	if len(s.index) == 0 {
+	cells := s.index.Cells()
+	if len(cells) == 0 {
 		return 0, false
 	}
-	mask := uint32(len(s.index) - 1)
-	for i := tag & mask; ; i = (i + 1) & mask {
-		v := s.index[i]
+	for i := s.index.Home(tag); ; i = s.index.Next(i) {
+		v := cells[i]
 		if v == 0 {
 			return 0, false
 		}
-		if uint32(v>>32) == tag {
-			if slot := uint32(v) - 1; s.keyIs(slot, key) {
+		if offheap.CellTag(v) == tag {
+			if slot := offheap.CellSlot(v); s.keyIs(slot, key) {
 				return slot, true
 			}
 		}
@@ -121,8 +118,8 @@ func (s *shard) insert(tag uint32, key string, gen uint64, day, count, at int64)
 	if _, ok := s.find(tag, key); ok || s.gen != gen {
 		return
 	}
-	if (s.n+1)*4 > len(s.index)*3 {
-		s.reindex(max(2*len(s.index), minIndex))
+	if n := len(s.index.Cells()); (s.n+1)*4 > n*3 {
+		s.index.Resize(max(2*n, minIndex))
 	}
 	slot := s.takeSlot()
 	if len(key) > keyInline {
@@ -132,7 +129,7 @@ func (s *shard) insert(tag uint32, key string, gen uint64, day, count, at int64)
 		s.long[slot] = key
 	}
 	s.at(slot).reset(key, day, count, at)
-	s.place(tag, slot)
+	s.index.Place(tag, slot)
 	s.n++
 }
 
@@ -151,58 +148,6 @@ func (s *shard) takeSlot() uint32 {
 	}
 	s.next++
 	return s.next - 1
-}
-
-// place puts slot into the index under tag. It requires mu held for
-// writing and room in the index.
-func (s *shard) place(tag, slot uint32) {
-	mask := uint32(len(s.index) - 1)
-	i := tag & mask
-	for s.index[i] != 0 {
-		i = (i + 1) & mask
-	}
-	s.index[i] = uint64(tag)<<32 | uint64(slot+1)
-}
-
-// unplace removes the index cell at i, shifting back the cells after it
-// that would otherwise be cut off from their home. It requires mu held for
-// writing.
-func (s *shard) unplace(i uint32) {
-	mask := uint32(len(s.index) - 1)
-	for j := i; ; {
-		s.index[i] = 0
-		for {
-			j = (j + 1) & mask
-			v := s.index[j]
-			if v == 0 {
-				return
-			}
-			// The cell at j may fill the hole at i unless its home lies
-			// cyclically in (i, j].
-			home := uint32(v>>32) & mask
-			if (j-home)&mask >= (j-i)&mask {
-				s.index[i] = v
-				i = j
-				break
-			}
-		}
-	}
-}
-
-// reindex moves the index to a new one of length n (a power of two, with
-// room for every entry). It requires mu held for writing.
-func (s *shard) reindex(n int) {
-	old, oldMem := s.index, s.indexMem
-	s.indexMem = s.a.Block(n * 8)
-	s.index = unsafe.Slice((*uint64)(unsafe.Pointer(&s.indexMem[0])), n)
-	for _, v := range old {
-		if v != 0 {
-			s.place(uint32(v>>32), uint32(v)-1)
-		}
-	}
-	if oldMem != nil {
-		s.a.Release(oldMem)
-	}
 }
 
 // enqueue appends slot to the dirty list. The caller holds its entry's mu
@@ -297,13 +242,14 @@ func (s *shard) evict(at int64, ttl time.Duration) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for i := 0; i < len(s.index); {
-		v := s.index[i]
-		if v == 0 || !s.at(uint32(v)-1).evictableLocked(at, ttl) {
+	cells := s.index.Cells()
+	for i := 0; i < len(cells); {
+		v := cells[i]
+		if v == 0 || !s.at(offheap.CellSlot(v)).evictableLocked(at, ttl) {
 			i++
 			continue
 		}
-		slot := uint32(v) - 1
+		slot := offheap.CellSlot(v)
 		delete(s.long, slot)
 		s.free = append(s.free, slot)
 		s.n--
@@ -311,7 +257,7 @@ func (s *shard) evict(at int64, ttl time.Duration) int {
 		// The cell may be refilled by one shifted back from after it
 		// (looked at again: i does not move), or by one from the start
 		// of the index past its end (looked at twice: harmless).
-		s.unplace(uint32(i))
+		s.index.Remove(uint32(i))
 	}
 	if n > 0 {
 		s.gen++

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 var slabT0 = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -16,7 +18,7 @@ var slabT0 = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 func checkShard(t *testing.T, s *shard) {
 	t.Helper()
 	held := map[uint32]bool{}
-	for _, v := range s.index {
+	for _, v := range s.index.Cells() {
 		if v == 0 {
 			continue
 		}
@@ -152,27 +154,9 @@ func TestQueuedEntriesStay(t *testing.T) {
 }
 
 // TestEntryHoldsNoPointers: entries live where the GC does not look (see
-// arena), so a Go pointer in one would not keep its target alive.
+// internal/offheap), so a Go pointer in one would not keep its target alive.
 func TestEntryHoldsNoPointers(t *testing.T) {
-	var walk func(reflect.Type) bool
-	walk = func(typ reflect.Type) bool {
-		switch typ.Kind() {
-		case reflect.Struct:
-			for i := range typ.NumField() {
-				if walk(typ.Field(i).Type) {
-					return true
-				}
-			}
-			return false
-		case reflect.Array:
-			return walk(typ.Elem())
-		case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice, reflect.Map,
-			reflect.Chan, reflect.Func, reflect.Interface:
-			return true
-		}
-		return false
-	}
-	if walk(reflect.TypeFor[entry]()) {
+	if offheap.HoldsPointers(reflect.TypeFor[entry]()) {
 		t.Fatal("entry holds a pointer")
 	}
 }

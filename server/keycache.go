@@ -156,6 +156,7 @@ func newKeyCache() *keyCache {
 	mem := new(offheap.Arena)
 	for i := range c.shards {
 		c.shards[i].hits.mem = mem
+		c.shards[i].hits.cells = offheap.NewTable(mem)
 		c.shards[i].miss = make(map[auth.KeyHash]struct{})
 	}
 	// mem is apart from c, so it can release its blocks once c is gone.
@@ -246,7 +247,7 @@ func (c *keyCache) invalidate(h auth.KeyHash) {
 func (sh *keyShard) dropWhere(drop func(*keyEntry) bool) int {
 	n := 0
 	x := &sh.hits
-	for i := 0; i < len(x.cells); {
+	for i := 0; i < len(x.cells.Cells()); {
 		e := x.entryAt(i)
 		if e == nil || !drop(e) {
 			i++

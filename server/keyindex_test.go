@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // checkIndex fails t unless x's cells, entries and free slots agree:
@@ -16,7 +17,7 @@ func checkIndex(t *testing.T, x *keyIndex) {
 	t.Helper()
 	held := map[uint32]bool{}
 	n := 0
-	for i, v := range x.cells {
+	for i, v := range x.cells.Cells() {
 		if v == 0 {
 			continue
 		}
@@ -125,7 +126,7 @@ func (c *keyCache) slotRoom() int {
 func (c *keyCache) cellCount() int {
 	n := 0
 	for i := range c.shards {
-		n += len(c.shards[i].hits.cells)
+		n += len(c.shards[i].hits.cells.Cells())
 	}
 	return n
 }
@@ -133,25 +134,7 @@ func (c *keyCache) cellCount() int {
 // TestKeyHashHoldsNoPointers: the hashes live where the GC does not look
 // (see internal/offheap), so a Go pointer in one would not keep its target alive.
 func TestKeyHashHoldsNoPointers(t *testing.T) {
-	var walk func(reflect.Type) bool
-	walk = func(typ reflect.Type) bool {
-		switch typ.Kind() {
-		case reflect.Struct:
-			for i := range typ.NumField() {
-				if walk(typ.Field(i).Type) {
-					return true
-				}
-			}
-			return false
-		case reflect.Array:
-			return walk(typ.Elem())
-		case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice, reflect.Map,
-			reflect.Chan, reflect.Func, reflect.Interface:
-			return true
-		}
-		return false
-	}
-	if walk(reflect.TypeFor[auth.KeyHash]()) {
+	if offheap.HoldsPointers(reflect.TypeFor[auth.KeyHash]()) {
 		t.Fatal("auth.KeyHash holds a pointer")
 	}
 }

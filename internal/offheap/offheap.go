@@ -10,6 +10,7 @@
 package offheap
 
 import (
+	"reflect"
 	"sync"
 	"unsafe"
 )
@@ -68,4 +69,26 @@ func (a *Arena) ReleaseAll() {
 		unmapBlock(b)
 		delete(a.mapped, p)
 	}
+}
+
+// HoldsPointers reports whether a value of typ holds anything the GC
+// must see (a pointer, string, slice, map, channel, func or interface).
+// Only types for which it is false may be kept in an Arena's blocks; the
+// tables' tests check their types with it.
+func HoldsPointers(typ reflect.Type) bool {
+	switch typ.Kind() {
+	case reflect.Struct:
+		for i := range typ.NumField() {
+			if HoldsPointers(typ.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	case reflect.Array:
+		return typ.Len() > 0 && HoldsPointers(typ.Elem())
+	case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice, reflect.Map,
+		reflect.Chan, reflect.Func, reflect.Interface:
+		return true
+	}
+	return false
 }

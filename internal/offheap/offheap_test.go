@@ -1,6 +1,7 @@
 package offheap
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -49,5 +50,37 @@ func TestArena_ReleaseAll(t *testing.T) {
 	defer a.mu.Unlock()
 	if len(a.mapped) != 0 {
 		t.Fatalf("%d mapped blocks left", len(a.mapped))
+	}
+}
+
+// HoldsPointers tells the types the GC must see from those it need not.
+func TestHoldsPointers(t *testing.T) {
+	type flat struct {
+		a int64
+		b [4]uint32
+		c struct{ d float64 }
+	}
+	type nested struct {
+		a int
+		b [2]struct{ s string }
+	}
+	for _, c := range []struct {
+		typ  reflect.Type
+		want bool
+	}{
+		{reflect.TypeFor[flat](), false},
+		{reflect.TypeFor[[32]byte](), false},
+		{reflect.TypeFor[[0]*int](), false},
+		{reflect.TypeFor[nested](), true},
+		{reflect.TypeFor[*int](), true},
+		{reflect.TypeFor[[]byte](), true},
+		{reflect.TypeFor[map[int]int](), true},
+		{reflect.TypeFor[any](), true},
+		{reflect.TypeFor[func()](), true},
+		{reflect.TypeFor[unsafe.Pointer](), true},
+	} {
+		if got := HoldsPointers(c.typ); got != c.want {
+			t.Errorf("HoldsPointers(%v) = %v, want %v", c.typ, got, c.want)
+		}
 	}
 }
