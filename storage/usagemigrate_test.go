@@ -20,18 +20,7 @@ func TestOpen_MigratesUsageToBlobs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v2.db")
 	days := []time.Time{day(24), day(25), day(26)}
 	want := map[string]int64{} // "day/lineage" -> count
-	err := writeBolt(path, func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucket([]byte("meta"))
-		if err != nil {
-			return err
-		}
-		if err := meta.Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 2)); err != nil {
-			return err
-		}
-		usage, err := tx.CreateBucket([]byte("usage"))
-		if err != nil {
-			return err
-		}
+	err := writeV2Usage(path, func(usage *bolt.Bucket) error {
 		for d, dy := range days {
 			for i := range 3000 {
 				if (i+d)%4 == 0 {
@@ -104,7 +93,22 @@ func TestOpen_MigratesUsageToBlobs(t *testing.T) {
 // moving on without it would lose a count silently.
 func TestOpen_MigrateUsageMalformedKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v2.db")
-	err := writeBolt(path, func(tx *bolt.Tx) error {
+	err := writeV2Usage(path, func(usage *bolt.Bucket) error {
+		return usage.Put([]byte("not-a-day/key_a"), binary.BigEndian.AppendUint64(nil, 1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db, err := storage.Open(path, storage.Options{NoSync: true}); err == nil {
+		db.Close()
+		t.Fatal("Open accepted a malformed usage key")
+	}
+}
+
+// writeV2Usage creates a version 2 file at path by hand: its meta, and
+// its usage bucket as fill leaves it.
+func writeV2Usage(path string, fill func(usage *bolt.Bucket) error) error {
+	return writeBolt(path, func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket([]byte("meta"))
 		if err != nil {
 			return err
@@ -116,15 +120,8 @@ func TestOpen_MigrateUsageMalformedKey(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return usage.Put([]byte("not-a-day/key_a"), binary.BigEndian.AppendUint64(nil, 1))
+		return fill(usage)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if db, err := storage.Open(path, storage.Options{NoSync: true}); err == nil {
-		db.Close()
-		t.Fatal("Open accepted a malformed usage key")
-	}
 }
 
 // writeBolt creates a bbolt file at path by hand and runs fn in one update.
