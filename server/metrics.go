@@ -23,6 +23,10 @@ type metrics struct {
 	keyChecks     [numKeyCheckCodes]atomic.Uint64 // by keyCheckCodes index
 	limitRefusals [2]atomic.Uint64                // minute, day
 
+	// served counts finished requests: a background job paces itself by
+	// whether it moves (see Server.Pace).
+	served atomic.Uint64
+
 	flushBatches  atomic.Uint64 // batches committed
 	flushFailures atomic.Uint64 // batches that failed to commit
 	flushDuration histogram
@@ -113,6 +117,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 // which tests fix.
 func (m *metrics) done(mw *metricsWriter, start time.Time) {
 	mw.route.observe(mw.status, time.Since(start))
+	m.served.Add(1)
 	*mw = metricsWriter{}
 	m.writers.Put(mw)
 }

@@ -75,3 +75,20 @@ func TestMetrics_InstrumentAllocs(t *testing.T) {
 		t.Errorf("%v allocations per request", n)
 	}
 }
+
+// Every finished request moves the counter Server.Pace watches, whatever
+// its route or status: a flush pauses for requests it cannot see otherwise.
+func TestMetrics_ServedCountsEveryRequest(t *testing.T) {
+	m := newMetrics()
+	h := m.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+		}
+	}))
+	for _, path := range []string{"/", "/missing", "/v1/chat"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	if got := m.served.Load(); got != 3 {
+		t.Errorf("served = %d after 3 requests, want 3", got)
+	}
+}

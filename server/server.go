@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/internal/pace"
 	"github.com/keygate/keygate/limiter"
 	"github.com/keygate/keygate/storage"
 )
@@ -224,6 +225,15 @@ func withDefaults(cfg Config) Config {
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.current().handler.ServeHTTP(w, r)
+}
+
+// Pace returns a func for one run of a long background job, such as a
+// flush (storage.Batch.Pace), to call after each small unit of its work.
+// While the server is answering requests it sleeps now and then, so that
+// on one core requests are not held up behind the job (see
+// internal/pace); it holds a run back for at most half the flush interval.
+func (s *Server) Pace() func() {
+	return pace.New(s.metrics.served.Load, s.cfg.FlushInterval/2).Tick
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, lets

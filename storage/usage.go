@@ -31,7 +31,24 @@ type Batch struct {
 	Usage    []Usage    // absolute daily counts per lineage
 	Keys     []LastUsed // last use of API keys (APIKey.LastUsedAt)
 	Sessions []LastUsed // last use of sessions (Session.LastUsedAt)
+
+	// Pace, if not nil, is called after each small unit of the flush's
+	// work (a record, a blob). A server on one core sleeps in it now and
+	// then (see internal/pace), so requests run while a large batch is
+	// written. It may hold the transaction open that much longer.
+	Pace func()
 }
+
+// pace returns b.Pace, or noPace.
+func (b Batch) pace() func() {
+	if b.Pace == nil {
+		return noPace
+	}
+	return b.Pace
+}
+
+// noPace is the Pace of a batch that has none.
+func noPace() {}
 
 // empty reports whether b holds nothing to write.
 func (b Batch) empty() bool {

@@ -147,7 +147,7 @@ func TestGroupUsage_Order(t *testing.T) {
 	}
 	var s flushScratch
 	for range 2 { // the second time with the scratch reused
-		es := s.groupUsage(usage)
+		es := s.groupUsage(usage, noPace)
 		want := 0
 		for _, u := range usage {
 			if u.Count > 0 {

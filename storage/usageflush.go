@@ -47,10 +47,12 @@ type flushScratch struct {
 
 // groupUsage returns the positive counts of usage in blob order, by day
 // then shard, and within a blob by lineage. The result lives in s.
-func (s *flushScratch) groupUsage(usage []Usage) []usageEntry {
+// tick is called after each entry of each pass.
+func (s *flushScratch) groupUsage(usage []Usage, tick func()) []usageEntry {
 	es := slices.Grow(s.entries[:0], len(usage))
 	oneDay, size := true, 0
 	for _, u := range usage {
+		tick()
 		if u.Count <= 0 {
 			continue
 		}
@@ -70,7 +72,7 @@ func (s *flushScratch) groupUsage(usage []Usage) []usageEntry {
 		for ; j < len(es) && es[j].day == es[i].day; j++ {
 			size += len(es[j].lineage)
 		}
-		s.sortDay(es[i:j], s.sorted[i:j], s.names[at:at+size])
+		s.sortDay(es[i:j], s.sorted[i:j], s.names[at:at+size], tick)
 		i, at = j, at+size
 	}
 	return s.sorted
@@ -80,10 +82,11 @@ func (s *flushScratch) groupUsage(usage []Usage) []usageEntry {
 // their lineages copied into names in that order. By shard is a counting
 // sort: a comparison sort of 100000 entries alone took longer than the
 // whole flush should. Each shard then holds a few dozen entries to sort.
-func (s *flushScratch) sortDay(src []batchEntry, dst []usageEntry, names []byte) {
+func (s *flushScratch) sortDay(src []batchEntry, dst []usageEntry, names []byte, tick func()) {
 	clear(s.starts[:])
 	clear(s.nameStarts[:])
 	for _, e := range src {
+		tick()
 		s.starts[int(e.shard)+1]++
 		s.nameStarts[int(e.shard)+1] += len(e.lineage)
 	}
@@ -92,6 +95,7 @@ func (s *flushScratch) sortDay(src []batchEntry, dst []usageEntry, names []byte)
 		s.nameStarts[i] += s.nameStarts[i-1]
 	}
 	for _, e := range src { // afterwards starts[sh] is where shard sh ends
+		tick()
 		at := s.nameStarts[e.shard]
 		end := at + copy(names[at:], e.lineage)
 		s.nameStarts[e.shard] = end
@@ -100,6 +104,7 @@ func (s *flushScratch) sortDay(src []batchEntry, dst []usageEntry, names []byte)
 	}
 	start := 0
 	for _, end := range s.starts[:usageShards] {
+		tick()
 		sortEntriesShort(dst[start:end])
 		start = end
 	}
@@ -167,10 +172,11 @@ func validDay(t time.Time) error {
 // flushUsage merges the counts of es, in blob order (see groupUsage), into
 // their stored blobs: one read and at most one Put a blob. It appends the
 // values it puts to vals and returns it.
-func flushUsage(b *bolt.Bucket, es []usageEntry, vals []byte) ([]byte, error) {
+func flushUsage(b *bolt.Bucket, es []usageEntry, vals []byte, tick func()) ([]byte, error) {
 	c := b.Cursor()
 	key := make([]byte, 0, usageBlobKeyLen) // bbolt copies keys, not values
 	for i := 0; i < len(es); {
+		tick()
 		j := i + 1
 		for j < len(es) && es[j].day == es[i].day && es[j].shard == es[i].shard {
 			j++

@@ -23,7 +23,7 @@ func BenchmarkGroupUsage(b *testing.B) {
 	var s flushScratch
 	b.ReportAllocs()
 	for b.Loop() {
-		s.groupUsage(usage)
+		s.groupUsage(usage, noPace)
 	}
 }
 

@@ -6,7 +6,7 @@
 // Usage:
 //
 //	flushtest time  -db FILE -keys FILE [-n 100000] [-rounds 7] [-cpuprofile FILE]
-//	flushtest serve -db FILE -keys FILE [-n 100000] [-addr 127.0.0.1:9191] [-every 1s] [-lastused-every 1m] [-for 20s] [-memprofile FILE]
+//	flushtest serve -db FILE -keys FILE [-n 100000] [-addr 127.0.0.1:9191] [-every 1s] [-lastused-every 1m] [-for 20s] [-pace=false] [-memprofile FILE] [-trace FILE]
 //
 // keys is a file of raw API keys stored in db, one a line (the loader's
 // -keys-out); the first n are used. "time" runs keygate's server in this
@@ -42,6 +42,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -69,6 +70,8 @@ type options struct {
 	db, keys, addr string
 	memprofile     string
 	cpuprofile     string
+	trace          string
+	pace           bool
 	n, rounds      int
 	every, dur     time.Duration
 	lastUsedEvery  time.Duration
@@ -91,6 +94,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.dur, "for", 20*time.Second, "serve: how long to serve")
 	fs.StringVar(&o.memprofile, "memprofile", "", "serve: write a heap profile here on exit (after a GC)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run here")
+	fs.BoolVar(&o.pace, "pace", true, "serve: pace each flush as keygate's flusher does (false: flat out, to compare)")
+	fs.StringVar(&o.trace, "trace", "", "serve: write a runtime trace of 3s of serving, from 3s after the start, here")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -256,7 +261,14 @@ func serve(ctx context.Context, db *storage.DB, raws []string, o options, stdout
 	ctx, cancel := context.WithTimeout(ctx, o.dur)
 	defer cancel()
 	flushed := make(chan []time.Duration, 1)
-	go func() { flushed <- flushEvery(ctx, db, keys, o.every, o.lastUsedEvery) }()
+	pace := srv.Pace
+	if !o.pace {
+		pace = func() func() { return nil }
+	}
+	go func() { flushed <- flushEvery(ctx, db, pace, keys, o.every, o.lastUsedEvery) }()
+	if o.trace != "" {
+		go traceWindow(ctx, o.trace, 3*time.Second, 3*time.Second)
+	}
 	err = srv.Serve(ctx, ln)
 	ds := <-flushed
 	fmt.Fprintf(stdout, "serve flush n=%d every=%s %s\n", len(keys), o.every, summary(ds))
@@ -286,7 +298,9 @@ func writeHeapProfile(path string, srv *server.Server) error {
 // returns how long each write took. Each batch holds the keys' counters;
 // the first, and then one every lastUsedEvery, holds their last-used
 // times too, as keygate's flusher writes a time once it moved a minute.
-func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, every, lastUsedEvery time.Duration) []time.Duration {
+// Like keygate's flusher, it keeps its batch's arrays from one flush to
+// the next, and paces each flush with pace (Server.Pace).
+func flushEvery(ctx context.Context, db *storage.DB, pace func() func(), keys []storage.APIKey, every, lastUsedEvery time.Duration) []time.Duration {
 	if every <= 0 {
 		<-ctx.Done()
 		return nil
@@ -296,6 +310,7 @@ func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, ever
 	count := time.Now().UnixNano() / int64(time.Millisecond)
 	var ds []time.Duration
 	var lastUsedAt time.Time
+	all := batch(keys, count, time.Now(), true)
 	for {
 		select {
 		case <-ctx.Done():
@@ -304,11 +319,17 @@ func flushEvery(ctx context.Context, db *storage.DB, keys []storage.APIKey, ever
 		}
 		count++
 		now := time.Now()
-		withLastUsed := now.Sub(lastUsedAt) >= lastUsedEvery
-		if withLastUsed {
-			lastUsedAt = now
+		b := storage.Batch{Usage: all.Usage, Pace: pace()}
+		for i := range b.Usage {
+			b.Usage[i].Day, b.Usage[i].Count = now, count
 		}
-		b := batch(keys, count, now, withLastUsed)
+		if now.Sub(lastUsedAt) >= lastUsedEvery {
+			lastUsedAt = now
+			b.Keys = all.Keys
+			for i := range b.Keys {
+				b.Keys[i].At = now
+			}
+		}
 		start := time.Now()
 		if err := db.Flush(ctx, b); err != nil {
 			return ds // only a cancelled context ends a flush early here
@@ -337,6 +358,32 @@ func newServer(db *storage.DB, now func() time.Time) (*server.Server, error) {
 		Logger: slog.New(slog.DiscardHandler),
 		Now:    now,
 	}, db, tokens, passwords)
+}
+
+// traceWindow writes a runtime trace of the span from after until
+// after+span to path, or until ctx is done. The trace shows which
+// goroutine held the processor while requests waited.
+func traceWindow(ctx context.Context, path string, after, span time.Duration) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(after):
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flushtest:", err)
+		return
+	}
+	defer f.Close()
+	if err := trace.Start(f); err != nil {
+		fmt.Fprintln(os.Stderr, "flushtest:", err)
+		return
+	}
+	defer trace.Stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(span):
+	}
 }
 
 // startCPUProfile profiles the process into path until the returned stop.
