@@ -179,27 +179,26 @@ func (e *entry) countOnLocked(s *shard, slot uint32, day int64) (int64, bool) {
 	return s.pendingCount(slot, day)
 }
 
-// drainLocked appends the undrained counts to out and marks the entry clean
+// drainLocked hands f the undrained counts and marks the entry clean
 // and off the dirty list. It requires e.mu held, by the Drain that detached
 // the list holding e, and slot to be e's slot in s.
-func (e *entry) drainLocked(s *shard, slot uint32, out []Usage) []Usage {
+func (e *entry) drainLocked(s *shard, slot uint32, f func(Usage)) {
 	if !e.rolled && !e.dirty {
 		e.queued = false
-		return out
+		return
 	}
 	key := s.keyOf(slot, e)
 	if e.rolled {
 		for _, p := range s.takePending(slot) {
-			out = append(out, Usage{Key: key, Day: dayStart(p.day), Count: p.count})
+			f(Usage{Key: key, Day: dayStart(p.day), Count: p.count})
 		}
 		e.rolled = false
 	}
 	if e.dirty {
-		out = append(out, Usage{Key: key, Day: dayStart(e.day), Count: e.count})
+		f(Usage{Key: key, Day: dayStart(e.day), Count: e.count})
 		e.dirty = false
 	}
 	e.queued = false
-	return out
 }
 
 // evictableLocked reports whether the entry has nothing to drain and has not

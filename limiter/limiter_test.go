@@ -309,15 +309,23 @@ func TestLimiter_Drain(t *testing.T) {
 		{"two rollovers undrained", []call{{"c", d1}, {"c", d2}, {"c", d2}, {"c", d3}}, "c/2025-03-10=1 c/2025-03-11=2 c/2025-03-12=1"},
 		{"rollover of a drained day", []call{{"c", d3.Add(24 * time.Hour)}}, "c/2025-03-13=1"},
 	}
-	l := limiter.New(limiter.Options{})
-	for _, st := range steps {
-		for _, c := range st.calls {
-			if _, err := l.AllowAt(c.key, lim, c.at); err != nil {
-				t.Fatal(err)
+	// DrainEach hands over exactly what Drain returns, one call each.
+	drainEach := func(l *limiter.Limiter) []limiter.Usage {
+		var us []limiter.Usage
+		l.DrainEach(func(u limiter.Usage) { us = append(us, u) })
+		return us
+	}
+	for name, drain := range map[string]func(*limiter.Limiter) []limiter.Usage{"Drain": (*limiter.Limiter).Drain, "DrainEach": drainEach} {
+		l := limiter.New(limiter.Options{})
+		for _, st := range steps {
+			for _, c := range st.calls {
+				if _, err := l.AllowAt(c.key, lim, c.at); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		if got := usages(l.Drain()); got != st.want {
-			t.Errorf("%s: Drain = %q, want %q", st.name, got, st.want)
+			if got := usages(drain(l)); got != st.want {
+				t.Errorf("%s: %s = %q, want %q", st.name, name, got, st.want)
+			}
 		}
 	}
 }
@@ -517,16 +525,25 @@ func TestLimiter_ConcurrentKeysDrainEvict(t *testing.T) {
 	)
 	done := make(chan struct{})
 	flushed := make(chan struct{})
+	drains := 0
+	drain := func() []limiter.Usage { // Drain and DrainEach by turns
+		if drains++; drains%2 == 0 {
+			return l.Drain()
+		}
+		var us []limiter.Usage
+		l.DrainEach(func(u limiter.Usage) { us = append(us, u) })
+		return us
+	}
 	go func() {
 		defer close(flushed)
 		for {
 			select {
 			case <-done:
-				db.write(l.Drain())
+				db.write(drain())
 				return
 			default:
 			}
-			db.write(l.Drain())
+			db.write(drain())
 			l.Evict(t0.Add(time.Hour))
 		}
 	}()

@@ -196,11 +196,11 @@ func (s *shard) takePending(slot uint32) []dayCount {
 // so that a key new to the shard never waits for a whole shard's drain.
 const drainBatch = 64
 
-// drain appends to out the usage of every entry of list, a dirty list taken
-// by takeDirty, and keeps list for reuse. It requires no lock held. The
+// drain hands f the usage of every entry of list, a dirty list taken by
+// takeDirty, and keeps list for reuse. It requires no lock held. The
 // slots of list stay valid without mu held throughout: an entry on it is
 // queued, and Evict neither drops nor moves a queued entry.
-func (s *shard) drain(list []uint32, out []Usage) []Usage {
+func (s *shard) drain(list []uint32, f func(Usage)) {
 	for len(list) > 0 {
 		batch := list[:min(len(list), drainBatch)]
 		list = list[len(batch):]
@@ -208,12 +208,11 @@ func (s *shard) drain(list []uint32, out []Usage) []Usage {
 		for _, slot := range batch {
 			e := s.at(slot)
 			e.mu.Lock()
-			out = e.drainLocked(s, slot, out)
+			e.drainLocked(s, slot, f)
 			e.mu.Unlock()
 		}
 		s.mu.RUnlock()
 	}
-	return out
 }
 
 // takeDirty detaches the dirty list and starts a new one on the spare buffer.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/keygate/keygate/limiter"
 	"github.com/keygate/keygate/storage"
 )
 
@@ -40,11 +41,13 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	defer s.flushMu.Unlock()
 	now := s.now()
 	b := &s.pending
-	for _, u := range s.limits.Drain() {
+	// Straight into the batch: an array of the limiter's own beside it
+	// would be as large again, for every key used since the last flush.
+	s.limits.DrainEach(func(u limiter.Usage) {
 		b.Usage = append(b.Usage, storage.Usage{Lineage: u.Key, Day: u.Day, Count: u.Count})
-	}
-	b.Keys = append(b.Keys, s.keys.dirty.drainDue(now.UnixNano(), all)...)
-	b.Sessions = append(b.Sessions, s.sessions.dirty.drainDue(now.UnixNano(), all)...)
+	})
+	b.Keys = s.keys.dirty.drainDue(b.Keys, now.UnixNano(), all)
+	b.Sessions = s.sessions.dirty.drainDue(b.Sessions, now.UnixNano(), all)
 	// Counts are absolute and the store keeps the larger of two, so a
 	// retried batch may hold the same day twice.
 	if err := s.writeBatch(ctx, *b); err != nil {
@@ -52,10 +55,13 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	}
 	// The arrays are kept for the next batch, but not the ids they point
 	// to: a busy second's batch would hold a string for every key used.
+	// A large array of last-used times is let go: they fall due about once
+	// a minute a key, so it would sit idle between, on a heap the GC
+	// keeps about twice the size of what is live.
 	clear(b.Usage)
-	clear(b.Keys)
-	clear(b.Sessions)
-	b.Usage, b.Keys, b.Sessions = b.Usage[:0], b.Keys[:0], b.Sessions[:0]
+	b.Usage = b.Usage[:0]
+	b.Keys = keepSmall(b.Keys)
+	b.Sessions = keepSmall(b.Sessions)
 	s.limits.Evict(now)
 	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano())
 	if now.Sub(s.lastPrune) >= time.Minute {
@@ -63,6 +69,20 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 		return s.prune(ctx, now)
 	}
 	return nil
+}
+
+// keptLastUsed is the largest array of last-used times a flush keeps for
+// the next batch.
+const keptLastUsed = 1024
+
+// keepSmall returns a written array of last-used times emptied for the
+// next batch, or nil if it is larger than keptLastUsed.
+func keepSmall(lu []storage.LastUsed) []storage.LastUsed {
+	if cap(lu) > keptLastUsed {
+		return nil
+	}
+	clear(lu)
+	return lu[:0]
 }
 
 // writeBatch writes b and, unless it is empty, counts and times it: an

@@ -18,7 +18,7 @@ type flushFixture struct {
 	path string
 	now  time.Time
 	keys []storage.APIKey
-	used []*lastUse // the last use of each of keys, as requests set it
+	used []*keyEntry // the entry of each of keys, whose use requests set
 }
 
 func newFlushFixture(t *testing.T, n int) *flushFixture {
@@ -57,8 +57,8 @@ func newFlushFixture(t *testing.T, n int) *flushFixture {
 			t.Fatalf("verify: %v, %v", v.code, err)
 		}
 		e, _, _ := f.s.keys.get(hash)
-		f.s.keys.dirty.touch(&e.used, f.now.UnixNano())
-		f.used = append(f.used, &e.used)
+		f.s.keys.dirty.touch(e, f.now.UnixNano())
+		f.used = append(f.used, e)
 	}
 	return f
 }
@@ -260,7 +260,7 @@ func TestFlush_LastUsedSettles(t *testing.T) {
 }
 
 // len is the number of uses waiting for the flusher.
-func (d *dirtyList) len() int {
+func (d *markList[T]) len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.items)
@@ -285,6 +285,28 @@ func TestFlush_KeepsNoIDs(t *testing.T) {
 	for i, lu := range b.Keys[:cap(b.Keys)] {
 		if lu.ID != "" {
 			t.Fatalf("Keys[%d] still holds %q", i, lu.ID)
+		}
+	}
+}
+
+// A batch whose array of last-used times grew large lets it go once
+// written (times fall due about once a minute a key, so it would sit idle
+// on the heap between), and still writes every time it held.
+func TestFlush_LetsLargeLastUsedGo(t *testing.T) {
+	f := newFlushFixture(t, 3)
+	f.s.pending.Keys = make([]storage.LastUsed, 0, keptLastUsed+1)
+	if err := f.s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(f.s.pending.Keys); c != 0 {
+		t.Errorf("a written array of %d last-used times kept", c)
+	}
+	if cap(f.s.pending.Usage) == 0 {
+		t.Errorf("the counters' array was not kept")
+	}
+	for i := range f.keys {
+		if got := f.storedLastUsed(t, i); !got.Equal(f.now) {
+			t.Errorf("key %d stored %v, want %v", i, got, f.now)
 		}
 	}
 }

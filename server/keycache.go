@@ -24,18 +24,23 @@ const (
 // plain fields are fixed when the entry is made; anything that changes
 // them (revocation, rotation) replaces the entry through invalidate.
 //
-// A server holds one per active key, so it is kept small (112 bytes): id
+// A server holds one per active key, so it is kept small (96 bytes): id
 // and userID share one allocation, which also holds the lineage when it
 // is not id itself (see packIDs); tier is the tier table's own copy of the
-// name; of the owner's tiers only the answer that matters is kept; and
-// the owner's flags sit in used's state word.
+// name; of the owner's tiers only the answer that matters is kept; the
+// owner's flags sit in used's state word; and used keeps no copy of id
+// (the key cache's markList reads it from the entry).
 type keyEntry struct {
 	id, userID, tier     string
 	expiresAt, revokedAt int64 // unix nanoseconds; 0: never
 
-	used lastUse      // the latest admitted use; state also holds the key* flags
+	used useMark      // the latest admitted use, written under id; state also holds the key* flags
 	seen atomic.Int64 // unix nanoseconds of the latest lookup, for eviction
 }
+
+// The key cache's markList holds entries: their uses are written under id.
+func (e *keyEntry) mark() *useMark { return &e.used }
+func (e *keyEntry) useID() string  { return e.id }
 
 // Flags of a keyEntry, in used.state.
 const (
@@ -66,7 +71,6 @@ func newKeyEntry(k storage.APIKey, owner storage.User, tiers map[string]*tier) *
 		flags |= keyRotated
 	}
 	e.used.state.Store(flags)
-	e.used.id = e.id
 	e.used.at.Store(unixNano(k.LastUsedAt))
 	e.used.flushed.Store(e.used.at.Load())
 	return e
@@ -138,7 +142,7 @@ func unixNano(t time.Time) int64 {
 // global lock.
 type keyCache struct {
 	shards [keyShards]keyShard
-	dirty  dirtyList // last uses not yet flushed
+	dirty  markList[*keyEntry] // last uses not yet flushed
 }
 
 type keyShard struct {

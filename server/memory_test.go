@@ -211,7 +211,7 @@ func TestPackIDs(t *testing.T) {
 			}
 		}
 		e := newKeyEntry(storage.APIKey{ID: c.id, UserID: c.user, Lineage: c.lineage}, storage.User{}, nil)
-		if e.id != c.id || e.userID != c.user || e.lineage() != c.lineage || e.used.id != c.id {
+		if e.id != c.id || e.userID != c.user || e.lineage() != c.lineage || e.useID() != c.id {
 			t.Fatalf("entry for %q: %q, %q, %q", c, e.id, e.userID, e.lineage())
 		}
 	}
@@ -240,10 +240,10 @@ func TestKeyEntryShares(t *testing.T) {
 }
 
 // TestKeyEntrySize guards the memory a server spends per active key in
-// the key cache: the entry fits a 112-byte size class.
+// the key cache: the entry fits a 96-byte size class.
 func TestKeyEntrySize(t *testing.T) {
-	if n := unsafe.Sizeof(keyEntry{}); n > 112 {
-		t.Fatalf("keyEntry is %d bytes, want at most 112", n)
+	if n := unsafe.Sizeof(keyEntry{}); n > 96 {
+		t.Fatalf("keyEntry is %d bytes, want at most 96", n)
 	}
 }
 

@@ -78,7 +78,7 @@ func (s *Server) verifyUncounted(ctx context.Context, raw string, tiers []string
 	case !v.decision.Allowed:
 		v.code = codeRateLimited
 	default:
-		s.keys.dirty.touch(&e.used, now.UnixNano())
+		s.keys.dirty.touch(e, now.UnixNano())
 	}
 	return v, nil
 }
