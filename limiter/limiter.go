@@ -177,7 +177,7 @@ func (l *Limiter) CountAt(key string, now time.Time) (int64, bool) {
 // concurrent use; concurrent Drains return disjoint results.
 func (l *Limiter) Drain() []Usage {
 	var out []Usage
-	l.drainEach(func(n int) { out = make([]Usage, 0, n) }, func(u Usage) { out = append(out, u) })
+	l.drainEach(func(n int) { out = make([]Usage, 0, n) }, func(u Usage) { out = append(out, u) }, nil)
 	return out
 }
 
@@ -186,16 +186,21 @@ func (l *Limiter) Drain() []Usage {
 // storage batch) needs no second array beside its own: at a flush of
 // 100,000 keys that array is 4.8 MB of heap, which the GC's heap goal then
 // doubles. f runs with some of the Limiter's locks held: it must be quick
-// and must not call the Limiter. Safe for concurrent use; concurrent calls
-// see disjoint usages.
-func (l *Limiter) DrainEach(f func(Usage)) {
-	l.drainEach(func(int) {}, f)
+// and must not call the Limiter. between, if not nil, is called every few
+// dozen usages with no lock held: a flusher paces itself there (see
+// keygate's internal/pace). Safe for concurrent use; concurrent calls see
+// disjoint usages.
+func (l *Limiter) DrainEach(f func(Usage), between func()) {
+	l.drainEach(func(int) {}, f, between)
 }
 
 // drainEach is DrainEach that first calls size, unless nothing changed,
 // with the number of changed keys (there may be more usages: one per
 // rolled-over day too).
-func (l *Limiter) drainEach(size func(n int), f func(Usage)) {
+func (l *Limiter) drainEach(size func(n int), f func(Usage), between func()) {
+	if between == nil {
+		between = func() {}
+	}
 	var lists [shardCount][]uint32
 	n := 0
 	for i := range l.shards {
@@ -207,7 +212,7 @@ func (l *Limiter) drainEach(size func(n int), f func(Usage)) {
 	}
 	size(n)
 	for i := range l.shards {
-		l.shards[i].drain(lists[i], f)
+		l.shards[i].drain(lists[i], f, between)
 		l.shards[i].recycle(lists[i])
 	}
 }
@@ -215,10 +220,17 @@ func (l *Limiter) drainEach(size func(n int), f func(Usage)) {
 // Evict drops every entry unused for at least Options.IdleTTL before now that
 // has nothing left to drain, and returns how many it dropped. Entries busy at
 // that moment are skipped until the next call. Safe for concurrent use.
-func (l *Limiter) Evict(now time.Time) int {
+func (l *Limiter) Evict(now time.Time) int { return l.EvictPaced(now, nil) }
+
+// EvictPaced is Evict that calls between, if not nil, after each of the
+// Limiter's shards, with no lock held: a flusher paces itself there.
+func (l *Limiter) EvictPaced(now time.Time, between func()) int {
 	at, n := l.offset(now), 0
 	for i := range l.shards {
 		n += l.shards[i].evict(at, l.idleTTL)
+		if between != nil {
+			between()
+		}
 	}
 	return n
 }

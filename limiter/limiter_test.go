@@ -312,7 +312,7 @@ func TestLimiter_Drain(t *testing.T) {
 	// DrainEach hands over exactly what Drain returns, one call each.
 	drainEach := func(l *limiter.Limiter) []limiter.Usage {
 		var us []limiter.Usage
-		l.DrainEach(func(u limiter.Usage) { us = append(us, u) })
+		l.DrainEach(func(u limiter.Usage) { us = append(us, u) }, nil)
 		return us
 	}
 	for name, drain := range map[string]func(*limiter.Limiter) []limiter.Usage{"Drain": (*limiter.Limiter).Drain, "DrainEach": drainEach} {
@@ -531,7 +531,7 @@ func TestLimiter_ConcurrentKeysDrainEvict(t *testing.T) {
 			return l.Drain()
 		}
 		var us []limiter.Usage
-		l.DrainEach(func(u limiter.Usage) { us = append(us, u) })
+		l.DrainEach(func(u limiter.Usage) { us = append(us, u) }, nil)
 		return us
 	}
 	go func() {
@@ -577,5 +577,49 @@ func TestLimiter_ConcurrentKeysDrainEvict(t *testing.T) {
 		if n != want || stored != want {
 			t.Errorf("key-%d: admitted %d, stored %d; want %d", k, n, stored, want)
 		}
+	}
+}
+
+// DrainEach and EvictPaced call between with no lock held, often enough to
+// pace a flush: between may use the Limiter, even add keys to the shard
+// being walked, without a deadlock, and what it adds is not lost.
+func TestLimiter_PacedDrainAndEvict(t *testing.T) {
+	l := limiter.New(limiter.Options{IdleTTL: time.Minute})
+	lim := limiter.Limits{PerMinute: 1000, PerDay: 1000}
+	const n = 5000
+	for i := range n {
+		if _, err := l.AllowAt(fmt.Sprintf("k%d", i), lim, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls, added := 0, 0
+	between := func() {
+		calls++
+		if _, err := l.AllowAt(fmt.Sprintf("new%d", added), lim, t0); err != nil {
+			t.Fatal(err)
+		}
+		added++
+	}
+	drained := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.DrainEach(func(limiter.Usage) { drained++ }, between)
+		l.EvictPaced(t0.Add(time.Hour), between)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("DrainEach or EvictPaced deadlocked with between using the Limiter")
+	}
+	if drained != n {
+		t.Errorf("drained %d usages, want %d", drained, n)
+	}
+	if calls < n/64 {
+		t.Errorf("between called %d times for %d keys, want at least %d", calls, n, n/64)
+	}
+	// The keys between added are dirty, so Evict kept them.
+	if got := len(l.Drain()); got != added {
+		t.Errorf("Drain after = %d usages, want the %d keys between added", got, added)
 	}
 }

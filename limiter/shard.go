@@ -197,10 +197,11 @@ func (s *shard) takePending(slot uint32) []dayCount {
 const drainBatch = 64
 
 // drain hands f the usage of every entry of list, a dirty list taken by
-// takeDirty, and keeps list for reuse. It requires no lock held. The
-// slots of list stay valid without mu held throughout: an entry on it is
-// queued, and Evict neither drops nor moves a queued entry.
-func (s *shard) drain(list []uint32, f func(Usage)) {
+// takeDirty, and keeps list for reuse, calling between after each batch
+// with no lock held. It requires no lock held. The slots of list stay
+// valid without mu held throughout: an entry on it is queued, and Evict
+// neither drops nor moves a queued entry.
+func (s *shard) drain(list []uint32, f func(Usage), between func()) {
 	for len(list) > 0 {
 		batch := list[:min(len(list), drainBatch)]
 		list = list[len(batch):]
@@ -212,6 +213,7 @@ func (s *shard) drain(list []uint32, f func(Usage)) {
 			e.mu.Unlock()
 		}
 		s.mu.RUnlock()
+		between()
 	}
 }
 

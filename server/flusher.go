@@ -41,13 +41,17 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	defer s.flushMu.Unlock()
 	now := s.now()
 	b := &s.pending
+	// Every step walks what every key used since the last flush left, a
+	// hundred thousand on a busy server: each paces itself, so that on one
+	// core requests run in between (see internal/pace).
+	b.Pace = s.pace()
 	// Straight into the batch: an array of the limiter's own beside it
 	// would be as large again, for every key used since the last flush.
 	s.limits.DrainEach(func(u limiter.Usage) {
 		b.Usage = append(b.Usage, storage.Usage{Lineage: u.Key, Day: u.Day, Count: u.Count})
-	})
-	b.Keys = s.keys.dirty.drainDue(b.Keys, now.UnixNano(), all)
-	b.Sessions = s.sessions.dirty.drainDue(b.Sessions, now.UnixNano(), all)
+	}, b.Pace)
+	b.Keys = s.keys.dirty.drainDue(b.Keys, now.UnixNano(), all, b.Pace)
+	b.Sessions = s.sessions.dirty.drainDue(b.Sessions, now.UnixNano(), all, b.Pace)
 	// Counts are absolute and the store keeps the larger of two, so a
 	// retried batch may hold the same day twice.
 	if err := s.writeBatch(ctx, *b); err != nil {
@@ -62,8 +66,9 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	b.Usage = b.Usage[:0]
 	b.Keys = keepSmall(b.Keys)
 	b.Sessions = keepSmall(b.Sessions)
-	s.limits.Evict(now)
-	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano())
+	s.limits.EvictPaced(now, b.Pace)
+	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano(), b.Pace)
+	b.Pace = nil
 	if now.Sub(s.lastPrune) >= time.Minute {
 		s.lastPrune = now
 		return s.prune(ctx, now)

@@ -310,3 +310,28 @@ func TestFlush_LetsLargeLastUsedGo(t *testing.T) {
 		}
 	}
 }
+
+// Every step of a flush paces itself, about once a key or more: draining
+// the limiter and the last-used times, writing, and evicting. On one core
+// a step that did not would hold up every request for its whole length
+// (issue 6: chat p99 during flushes).
+func TestFlush_Paces(t *testing.T) {
+	const n = 300
+	f := newFlushFixture(t, n)
+	f.now = f.now.Add(2 * time.Minute) // every last-used time is due
+	ticks := 0
+	f.s.pace = func() func() { return func() { ticks++ } }
+	if err := f.s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Draining counts (every 64), last-used times (each), grouping and
+	// writing counts (each, twice), checking and writing times (each, twice).
+	if want := n/64 + n + 2*n + 2*n; ticks < want {
+		t.Errorf("a flush of %d keys paced %d times, want at least %d", n, ticks, want)
+	}
+	for _, k := range f.keys {
+		if c, err := f.s.db.UsageCount(context.Background(), k.Lineage, f.now); err != nil || c != 1 {
+			t.Fatalf("count of %s = %d, %v; want 1", k.ID, c, err)
+		}
+	}
+}

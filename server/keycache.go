@@ -277,13 +277,18 @@ func (c *keyCache) lastUsed(h auth.KeyHash) time.Time {
 
 // evict drops entries not looked up since before cutoff and with no
 // unflushed use, so memory follows the keys in use, not every key seen.
-func (c *keyCache) evict(cutoff int64) int {
+// between, if not nil, is called after each shard with no lock held (the
+// flusher paces itself there).
+func (c *keyCache) evict(cutoff int64, between func()) int {
 	n := 0
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		n += sh.dropWhere(func(e *keyEntry) bool { return e.seen.Load() < cutoff && e.used.clean() })
 		sh.mu.Unlock()
+		if between != nil {
+			between()
+		}
 	}
 	return n
 }

@@ -111,13 +111,15 @@ func (d *markList[T]) touch(h T, now int64) {
 // drainDue appends to dst, and returns, the uses a flush at now (unix
 // nanoseconds) writes: every changed use if all, else only those due. The
 // rest stay on the list, still queued, so uses meanwhile take no lock.
-func (d *markList[T]) drainDue(dst []storage.LastUsed, now int64, all bool) []storage.LastUsed {
+// It calls tick after each use, with no lock held.
+func (d *markList[T]) drainDue(dst []storage.LastUsed, now int64, all bool, tick func()) []storage.LastUsed {
 	d.mu.Lock()
 	items := d.items
 	d.items = nil
 	d.mu.Unlock()
 	kept := items[:0] // filtered in place: kept never passes the loop
 	for _, h := range items {
+		tick()
 		u := h.mark()
 		if !all && !u.due(now) {
 			kept = append(kept, h)

@@ -128,6 +128,7 @@ type Server struct {
 
 	flushMu   sync.Mutex    // guards pending and lastPrune, and serialises Flush
 	pending   storage.Batch // what the last failed flush could not write
+	pace      func() func() // Pace; tests count what a flush paces
 	lastPrune time.Time
 }
 
@@ -151,6 +152,7 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 		requestIDs: newRequestIDs(),
 		metrics:    newMetrics(),
 	}
+	s.pace = s.Pace
 	s.limits = limiter.New(limiter.Options{IdleTTL: cfg.IdleTTL, Load: s.loadUsage})
 	s.loginLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.LoginPerMinute, Period: time.Minute})
 	s.signupLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.SignupPerHour, Period: time.Hour})
