@@ -31,6 +31,11 @@ func (s *Server) readMessage(w http.ResponseWriter, r *http.Request, in *[]byte)
 	var readErr error
 	*in, readErr = readBody(r.Body, s.cfg.MaxBodyBytes, *in)
 	if readErr == nil && int64(len(*in)) <= s.cfg.MaxBodyBytes {
+		// The body is read to its end: closing it tells net/http so, which
+		// then skips draining it once the handler is done.
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
 		if msg, ok := parseMessage(*in); ok {
 			return msg, nil
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/keygate/keygate/auth"
@@ -54,7 +53,7 @@ func errConflict(detail string) error {
 }
 
 func errRateLimited(detail string, retryAfter time.Duration) error {
-	return &apiError{status: http.StatusTooManyRequests, code: "rate_limited", detail: detail, retryAfter: retryAfter}
+	return &apiError{status: http.StatusTooManyRequests, code: codeRateLimitedError, detail: detail, retryAfter: retryAfter}
 }
 
 func errBadGateway(detail string) error {
@@ -108,6 +107,12 @@ func apiErrorForWrapped(err error) *apiError {
 // writeError is the one place an error becomes a response, and the one
 // place a server-side error is logged.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if lr, ok := err.(limitRefusal); ok {
+		// A key over its limit, the commonest refusal under load:
+		// checkKey has set Retry-After with the rate-limit headers.
+		writeErrorBody(w, http.StatusTooManyRequests, codeRateLimitedError, *lr.detail)
+		return
+	}
 	ae := apiErrorFor(err)
 	if ae.status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(w)),
@@ -122,10 +127,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", ae.allow)
 	}
+	writeErrorBody(w, ae.status, ae.code, ae.detail)
+}
+
+// codeRateLimitedError is the error code of every 429.
+const codeRateLimitedError = "rate_limited"
+
+// writeErrorBody writes {"error":code,"detail":detail} with status.
+func writeErrorBody(w http.ResponseWriter, status int, code, detail string) {
 	buf := getBuf()
 	defer putBuf(buf)
-	*buf = appendErrorBody(*buf, ae.code, ae.detail)
-	writeRawJSON(w, ae.status, *buf)
+	*buf = appendErrorBody(*buf, code, detail)
+	writeRawJSON(w, status, *buf)
 }
 
 // appendErrorBody appends what json.Encoder writes for
@@ -144,10 +157,9 @@ var bearerChallenge = []string{`Bearer realm="keygate"`}
 
 // retryAfterValue is the Retry-After header value for secs seconds.
 func retryAfterValue(secs int64) []string {
-	var buf [20]byte
 	hv := getHeaderValues()
 	defer putHeaderValues(hv)
-	return hv.value(hv.str(strconv.AppendInt(buf[:0], secs, 10)))
+	return hv.number(secs)
 }
 
 // wholeSeconds rounds d up to whole seconds, and to at least min.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -51,3 +52,41 @@ func (hv *headerValues) value(s string) []string {
 	v[0], hv.vals = s, hv.vals[1:]
 	return v
 }
+
+// number returns n in decimal as a header value: made once for the small
+// numbers most values are (the seconds of a minute, what is left of a
+// per-minute limit), else carved like value.
+func (hv *headerValues) number(n int64) []string {
+	if small, ok := smallValue(n); ok {
+		return small
+	}
+	var buf [20]byte
+	return hv.value(hv.str(strconv.AppendInt(buf[:0], n, 10)))
+}
+
+// numberText is number(n) for an n whose decimal text is at hand already,
+// in a string that nothing writes to again (one made by str).
+func (hv *headerValues) numberText(n int64, text string) []string {
+	if small, ok := smallValue(n); ok {
+		return small
+	}
+	return hv.value(text)
+}
+
+func smallValue(n int64) ([]string, bool) {
+	if 0 <= n && n < int64(len(smallValues)) {
+		return smallValues[n : n+1 : n+1], true
+	}
+	return nil, false
+}
+
+// smallValues[n] is n in decimal. Shared by every response like
+// jsonContentType: each value handed out has capacity one, and none is
+// ever written to.
+var smallValues = func() []string {
+	v := make([]string, 1024)
+	for i := range v {
+		v[i] = strconv.Itoa(i)
+	}
+	return v
+}()

@@ -153,6 +153,28 @@ func readBody(body io.Reader, limit int64, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// maxDrained is the largest declared body drainBody reads; net/http
+// drains larger ones itself, or gives up on the connection.
+const maxDrained = 4 << 10
+
+// drainBody reads to its end the small body of a request answered without
+// it, and closes it. net/http would read it anyway, after the handler, to
+// keep the connection; reading it here into a pooled buffer spares the
+// allocation its way costs. A client that sent Expect: 100-continue is
+// left alone: reading would ask it for a body that net/http, refusing,
+// does not ask for.
+func drainBody(r *http.Request) {
+	if r.Body == nil || r.ContentLength <= 0 || r.ContentLength > maxDrained || len(r.Header["Expect"]) > 0 {
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	var err error
+	if *buf, err = readBody(r.Body, r.ContentLength, *buf); err == nil {
+		_ = r.Body.Close()
+	}
+}
+
 // room is n, or less if fewer than n bytes more than have would take a
 // body past limit and one byte more. have <= limit; a limit near the
 // largest int64 does not overflow.

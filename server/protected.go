@@ -20,6 +20,7 @@ func (s *Server) requireKey(tiers []string, fn keyHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.checkKey(w, r, tiers)
 		if err != nil {
+			drainBody(r) // untouched: the refusal does not need it
 			return err
 		}
 		return fn(w, r, v.key, v.tier)
@@ -39,7 +40,7 @@ func (s *Server) checkKey(w http.ResponseWriter, r *http.Request, tiers []string
 		return v, err
 	}
 	if v.limited {
-		setLimitHeaders(w.Header(), v.tier, v.decision)
+		setLimitHeaders(w.Header(), v.tier, v.decision, v.refusedByLimit())
 	}
 	return v, v.err()
 }
@@ -105,40 +106,55 @@ func (s *Server) lookupKey(ctx context.Context, hash auth.KeyHash) (*keyEntry, e
 	return s.keys.put(hash, newKeyEntry(k, owner, s.current().tiers), gen), nil
 }
 
+// limitRefusal is the 429 of a key's limit. It holds only a pointer to
+// the refused limit's detail in the key's tier, so returning it as an error
+// allocates nothing: a client flooding an exhausted key is answered from
+// memory made once. Its Retry-After goes out with the rate-limit headers
+// (setLimitHeaders), which every such refusal carries; writeError adds the
+// body.
+type limitRefusal struct{ detail *string }
+
+func (e limitRefusal) Error() string { return "429 rate_limited: " + *e.detail }
+
 // limitError is the 429 for a refused decision, naming the limit.
 func limitError(t *tier, d limiter.Decision) error {
 	if d.Reason == limiter.Day {
-		return errRateLimited(t.dayDetail, d.RetryAfter)
+		return limitRefusal{&t.dayDetail}
 	}
-	return errRateLimited(t.minuteDetail, d.RetryAfter)
+	return limitRefusal{&t.minuteDetail}
 }
 
 // setLimitHeaders writes both the IETF draft fields and the legacy
-// X-RateLimit-* ones. The values that never change for a tier are made
-// with it; the others come from headerValues, so that the hot path does
-// not allocate for them.
-func setLimitHeaders(h http.Header, t *tier, d limiter.Decision) {
-	minuteReset := wholeSeconds(d.MinuteReset, 0)
+// X-RateLimit-* ones, and Retry-After when the limits refused. The values
+// that never change for a tier are made with it, small numbers come from
+// smallValues, and the rest are carved by headerValues: the legacy fields
+// from the RateLimit text, which holds the same numbers. So the hot path
+// neither allocates for them nor formats a number twice.
+func setLimitHeaders(h http.Header, t *tier, d limiter.Decision, refused bool) {
+	remaining, minuteReset := int64(d.MinuteRemaining), wholeSeconds(d.MinuteReset, 0)
 	var buf [128]byte
 	b := append(buf[:0], `"minute";r=`...)
-	b = strconv.AppendInt(b, int64(d.MinuteRemaining), 10)
+	remainingAt := len(b)
+	b = strconv.AppendInt(b, remaining, 10)
+	remainingEnd := len(b)
 	b = append(b, ";t="...)
+	resetAt := len(b)
 	b = strconv.AppendInt(b, minuteReset, 10)
+	resetEnd := len(b)
 	b = append(b, `, "day";r=`...)
 	b = strconv.AppendInt(b, d.DayRemaining, 10)
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, wholeSeconds(d.DayReset, 0), 10)
-	rateEnd := len(b)
-	b = strconv.AppendInt(b, int64(d.MinuteRemaining), 10)
-	remainingEnd := len(b)
-	b = strconv.AppendInt(b, minuteReset, 10)
 	hv := getHeaderValues()
 	defer putHeaderValues(hv)
-	all := hv.str(b)
+	rate := hv.str(b)
 
 	h["Ratelimit-Policy"] = t.policy
-	h["Ratelimit"] = hv.value(all[:rateEnd])
+	h["Ratelimit"] = hv.value(rate)
 	h["X-Ratelimit-Limit"] = t.limit
-	h["X-Ratelimit-Remaining"] = hv.value(all[rateEnd:remainingEnd])
-	h["X-Ratelimit-Reset"] = hv.value(all[remainingEnd:])
+	h["X-Ratelimit-Remaining"] = hv.numberText(remaining, rate[remainingAt:remainingEnd])
+	h["X-Ratelimit-Reset"] = hv.numberText(minuteReset, rate[resetAt:resetEnd])
+	if refused {
+		h["Retry-After"] = hv.number(wholeSeconds(d.RetryAfter, 1))
+	}
 }

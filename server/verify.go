@@ -100,6 +100,12 @@ func keyState(e *keyEntry, now int64) string {
 	return codeValid
 }
 
+// refusedByLimit says whether the key's limits refused it: the answer is
+// a 429.
+func (v verification) refusedByLimit() bool {
+	return v.code == codeRateLimited || v.code == codeUsageExceeded
+}
+
 // err is the HTTP refusal of a verification, or nil for a valid one.
 func (v verification) err() error {
 	switch v.code {
