@@ -11,14 +11,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// fullPages is the FillPercent of the buckets a flush rewrites in bulk.
-// bbolt splits a node it writes into pages filled to FillPercent, 50% by
-// default, which suits keys inserted at random; but a busy second's flush
-// rewrites most pages of these buckets anyway, and half-full pages made it
-// write twice as many (1700 instead of 860 for 100,000 counts), each page
-// a system call that holds the processor.
-const fullPages = 1.0
-
 // Flush writes a batch of write-behind counters in one write transaction.
 // Counts are absolute and only grow within a day, so each stored count
 // becomes max(stored, new): replaying a batch, or flushing out of order, is
@@ -52,9 +44,14 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 	clear(s.entries) // kept for the next flush, but not the caller's strings
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		var err error
-		counts := tx.Bucket(bucketUsage)
-		counts.FillPercent = fullPages
-		if s.vals, err = flushUsage(counts, usage, s.vals[:0], tick); err != nil {
+		// bbolt's default FillPercent (half-full pages on a split) stays:
+		// pages filled to the brim halved the pages a flush writes when
+		// every blob already existed, but blobs and last-used times
+		// arrive at random through the day, and each insert into a full
+		// page then split it into a full one and a near-empty one, which
+		// no later Put merges: a day's blobs ended up in 70% more pages
+		// (TestFlush_PagesStayFull).
+		if s.vals, err = flushUsage(tx.Bucket(bucketUsage), usage, s.vals[:0], tick); err != nil {
 			return err
 		}
 		vals := make([]byte, 0, 8*len(keys))
@@ -175,7 +172,6 @@ func compareEntry(a, b entry) int {
 // records are mostly cold pages.
 func flushKeyLastUsed(tx *bolt.Tx, entries []entry, vals []byte, tick func()) ([]byte, error) {
 	b := tx.Bucket(bucketKeyLastUsed)
-	b.FillPercent = fullPages
 	stored, keys := walker{c: b.Cursor()}, walker{c: tx.Bucket(bucketKeys).Cursor()}
 	due := entries[:0] // entries is Flush's own: filtered in place
 	for _, e := range entries {
