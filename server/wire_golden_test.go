@@ -24,25 +24,9 @@ import (
 // encoding/json); a change there must not move a byte. Only the Date line
 // and the key's id, which differ per run, are masked.
 func TestProtectedRoute_WireBytes(t *testing.T) {
-	ts := newTestServer(t, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 2, PerDay: 3}
-	})
-	_, pair := ts.signUp("ada@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "ci"})
-	hs := httptest.NewServer(ts.Server)
-	defer hs.Close()
-	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	br := bufio.NewReader(conn)
-	send := func(key, body string) string {
-		t.Helper()
-		fmt.Fprintf(conn, "POST /v1/chat HTTP/1.1\r\nHost: keygate\r\nAuthorization: Bearer %s\r\n"+
-			"X-Request-Id: req-1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", key, len(body), body)
-		return readRawResponse(t, br, k.ID)
-	}
+	c := dialWire(t, limiter.Limits{PerMinute: 2, PerDay: 3})
+	ts, k := c.ts, c.k
+	send := func(key, body string) string { return c.chat(key, "X-Request-Id: req-1\r\n", body) }
 	unknown := "kg_live_" + strings.Repeat("A", 43)
 
 	// 12:00:00 UTC: the day resets in 12 h, a minute token comes back every 30 s.
@@ -107,6 +91,41 @@ var dateLine = regexp.MustCompile(`(?m)^Date: [^\r]*\r$`)
 
 // readRawResponse reads one response as sent, with its Date masked as DATE
 // and keyID as KEYID.
+// wireConn is one keep-alive connection to a test server whose tier basic
+// has the limits dialWire was given, and which holds one key, k.
+type wireConn struct {
+	t    *testing.T
+	ts   *testServer
+	k    key
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func dialWire(t *testing.T, lim limiter.Limits) *wireConn {
+	t.Helper()
+	c := &wireConn{t: t, ts: newTestServer(t, func(c *server.Config) { c.Tiers["basic"] = lim })}
+	_, pair := c.ts.signUp("ada@example.com")
+	c.k = c.ts.newKey(pair.AccessToken, map[string]string{"name": "ci"})
+	hs := httptest.NewServer(c.ts.Server)
+	t.Cleanup(hs.Close)
+	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c.conn, c.br = conn, bufio.NewReader(conn)
+	return c
+}
+
+// chat sends POST /v1/chat with key, the extra header lines (each ending
+// in CRLF) and body, and returns the raw response with k's id masked.
+func (c *wireConn) chat(key, headers, body string) string {
+	c.t.Helper()
+	fmt.Fprintf(c.conn, "POST /v1/chat HTTP/1.1\r\nHost: keygate\r\nAuthorization: Bearer %s\r\n%s"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", key, headers, len(body), body)
+	return readRawResponse(c.t, c.br, c.k.ID)
+}
+
 func readRawResponse(t *testing.T, br *bufio.Reader, keyID string) string {
 	t.Helper()
 	var head strings.Builder
@@ -149,25 +168,9 @@ func check(t *testing.T, name, got, want string) {
 // and the connection serves the next request. A refused client that asked
 // Expect: 100-continue is not asked for its body.
 func TestProtectedRoute_WireBodies(t *testing.T) {
-	ts := newTestServer(t, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 2, PerDay: 100}
-	})
-	_, pair := ts.signUp("ada@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "ci"})
-	hs := httptest.NewServer(ts.Server)
-	defer hs.Close()
-	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	br := bufio.NewReader(conn)
-	send := func(key, body string) string {
-		t.Helper()
-		fmt.Fprintf(conn, "POST /v1/chat HTTP/1.1\r\nHost: keygate\r\nAuthorization: Bearer %s\r\n"+
-			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", key, len(body), body)
-		return readRawResponse(t, br, k.ID)
-	}
+	c := dialWire(t, limiter.Limits{PerMinute: 2, PerDay: 100})
+	k, conn, br := c.k, c.conn, c.br
+	send := func(key, body string) string { return c.chat(key, "", body) }
 	status := func(raw string) string { return strings.SplitN(raw, "\r\n", 2)[0] }
 	unknown := "kg_live_" + strings.Repeat("A", 43)
 
