@@ -17,14 +17,10 @@ import (
 // allocations (the recorder, the cloned request) too; BenchmarkChatHandler
 // leaves them out.
 func BenchmarkProtectedRoute(b *testing.B) {
-	ts := newTestServer(b, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 1 << 30, PerDay: 1 << 50}
-	})
-	_, pair := ts.signUp("bench@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "bench"})
+	ts, key := openKey(b)
 	body := `{"message":"hello"}`
 	req := httptest.NewRequest("POST", "/v1/chat", nil)
-	req.Header.Set("Authorization", "Bearer "+k.Key)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -43,12 +39,8 @@ func BenchmarkProtectedRoute(b *testing.B) {
 // counting only what the server allocates: the request and the
 // ResponseWriter are reused.
 func BenchmarkChatHandler(b *testing.B) {
-	ts := newTestServer(b, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 1 << 30, PerDay: 1 << 50}
-	})
-	_, pair := ts.signUp("bench@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "bench"})
-	benchChat(b, ts, []string{k.Key}, http.StatusOK)
+	ts, key := openKey(b)
+	benchChat(b, ts, []string{key}, http.StatusOK)
 }
 
 // BenchmarkRejectUnknownKey is POST /v1/chat answered 401: each request
@@ -75,15 +67,32 @@ func BenchmarkRejectUnknownKey(b *testing.B) {
 // minute and its day, as the "tiny" tier of bench/run.sh's limited
 // scenario has.
 func BenchmarkLimited(b *testing.B) {
-	ts := newTestServer(b, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 1, PerDay: 1}
-	})
-	_, pair := ts.signUp("bench@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "bench"})
-	if rec := ts.chat(k.Key); rec.Code != http.StatusOK {
+	ts, key := spentKey(b)
+	benchChat(b, ts, []string{key}, http.StatusTooManyRequests)
+}
+
+// openKey is a test server with a key of tier basic, whose limits never
+// refuse.
+func openKey(b *testing.B) (*testServer, string) {
+	return benchKey(b, limiter.Limits{PerMinute: 1 << 30, PerDay: 1 << 50})
+}
+
+// spentKey is a test server with a key that has spent its minute and its
+// day, as the "tiny" tier of bench/run.sh's limited scenario has: every
+// request is answered 429.
+func spentKey(b *testing.B) (*testServer, string) {
+	ts, key := benchKey(b, limiter.Limits{PerMinute: 1, PerDay: 1})
+	if rec := ts.chat(key); rec.Code != http.StatusOK {
 		b.Fatalf("first request: %d %s", rec.Code, rec.Body)
 	}
-	benchChat(b, ts, []string{k.Key}, http.StatusTooManyRequests)
+	return ts, key
+}
+
+// benchKey is a test server whose tier basic has lim, and a key of it.
+func benchKey(b *testing.B, lim limiter.Limits) (*testServer, string) {
+	ts := newTestServer(b, func(c *server.Config) { c.Tiers["basic"] = lim })
+	_, pair := ts.signUp("bench@example.com")
+	return ts, ts.newKey(pair.AccessToken, map[string]string{"name": "bench"}).Key
 }
 
 // benchChat sends POST /v1/chat with each of keys in turn and checks the

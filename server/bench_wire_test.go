@@ -11,9 +11,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
-
-	"github.com/keygate/keygate/limiter"
-	"github.com/keygate/keygate/server"
 )
 
 // The *Wire benchmarks serve a request as net/http's server does around a
@@ -24,25 +21,14 @@ import (
 
 // BenchmarkChatWire is BenchmarkChatHandler with a fresh header map per request.
 func BenchmarkChatWire(b *testing.B) {
-	ts := newTestServer(b, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 1 << 30, PerDay: 1 << 50}
-	})
-	_, pair := ts.signUp("bench@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "bench"})
-	benchWire(b, ts, k.Key, http.StatusOK)
+	ts, key := openKey(b)
+	benchWire(b, ts, key, http.StatusOK)
 }
 
 // BenchmarkLimitedWire is BenchmarkLimited with a fresh header map per request.
 func BenchmarkLimitedWire(b *testing.B) {
-	ts := newTestServer(b, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 1, PerDay: 1}
-	})
-	_, pair := ts.signUp("bench@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "bench"})
-	if rec := ts.chat(k.Key); rec.Code != http.StatusOK {
-		b.Fatalf("first request: %d %s", rec.Code, rec.Body)
-	}
-	benchWire(b, ts, k.Key, http.StatusTooManyRequests)
+	ts, key := spentKey(b)
+	benchWire(b, ts, key, http.StatusTooManyRequests)
 }
 
 func benchWire(b *testing.B, ts *testServer, key string, wantStatus int) {
@@ -110,25 +96,14 @@ func (w *wireWriter) reset() {
 
 // BenchmarkChatHTTP is POST /v1/chat answered 200 through net/http.
 func BenchmarkChatHTTP(b *testing.B) {
-	ts := newTestServer(b, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 1 << 30, PerDay: 1 << 50}
-	})
-	_, pair := ts.signUp("bench@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "bench"})
-	benchHTTP(b, ts, k.Key, "200")
+	ts, key := openKey(b)
+	benchHTTP(b, ts, key, "200")
 }
 
 // BenchmarkLimitedHTTP is POST /v1/chat answered 429 through net/http.
 func BenchmarkLimitedHTTP(b *testing.B) {
-	ts := newTestServer(b, func(c *server.Config) {
-		c.Tiers["basic"] = limiter.Limits{PerMinute: 1, PerDay: 1}
-	})
-	_, pair := ts.signUp("bench@example.com")
-	k := ts.newKey(pair.AccessToken, map[string]string{"name": "bench"})
-	if rec := ts.chat(k.Key); rec.Code != http.StatusOK {
-		b.Fatalf("first request: %d %s", rec.Code, rec.Body)
-	}
-	benchHTTP(b, ts, k.Key, "429")
+	ts, key := spentKey(b)
+	benchHTTP(b, ts, key, "429")
 }
 
 func benchHTTP(b *testing.B, ts *testServer, key, wantStatus string) {

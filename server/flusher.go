@@ -44,17 +44,19 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	// Every step walks what every key used since the last flush left, a
 	// hundred thousand on a busy server: each paces itself, so that on one
 	// core requests run in between (see internal/pace).
-	b.Pace = s.pace()
+	tick := s.pace()
 	// Straight into the batch: an array of the limiter's own beside it
 	// would be as large again, for every key used since the last flush.
 	s.limits.DrainEach(func(u limiter.Usage) {
 		b.Usage = append(b.Usage, storage.Usage{Lineage: u.Key, Day: u.Day, Count: u.Count})
-	}, b.Pace)
-	b.Keys = s.keys.dirty.drainDue(b.Keys, now.UnixNano(), all, b.Pace)
-	b.Sessions = s.sessions.dirty.drainDue(b.Sessions, now.UnixNano(), all, b.Pace)
+	}, tick)
+	b.Keys = s.keys.dirty.drainDue(b.Keys, now.UnixNano(), all, tick)
+	b.Sessions = s.sessions.dirty.drainDue(b.Sessions, now.UnixNano(), all, tick)
 	// Counts are absolute and the store keeps the larger of two, so a
 	// retried batch may hold the same day twice.
-	if err := s.writeBatch(ctx, *b); err != nil {
+	paced := *b
+	paced.Pace = tick
+	if err := s.writeBatch(ctx, paced); err != nil {
 		return err
 	}
 	// The arrays are kept for the next batch, but not the ids they point
@@ -66,9 +68,8 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	b.Usage = b.Usage[:0]
 	b.Keys = keepSmall(b.Keys)
 	b.Sessions = keepSmall(b.Sessions)
-	s.limits.EvictPaced(now, b.Pace)
-	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano(), b.Pace)
-	b.Pace = nil
+	s.limits.EvictPaced(now, tick)
+	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano(), tick)
 	if now.Sub(s.lastPrune) >= time.Minute {
 		s.lastPrune = now
 		return s.prune(ctx, now)
