@@ -17,11 +17,17 @@ type respHead struct {
 	close   bool  // the upstream ends the connection after the body
 	size    int   // bytes of the head, the blank line included
 	headers int   // header lines
+	conns   int   // Connection lines among them
 }
 
 // maxDirectDigits keeps a declared length well inside int64
 // without overflow checks: 18 digits.
 const maxDirectDigits = 18
+
+// maxConnFields is how many Connection lines copyHead reads the names of;
+// a head with more is left to ReadResponse, so that none is forwarded
+// unread.
+const maxConnFields = 4
 
 // parseHead parses the response head at the start of buf, for a request
 // whose method is not HEAD. complete is false when buf does not hold the
@@ -57,6 +63,9 @@ func parseHead(buf []byte) (h respHead, complete, ok bool) {
 			}
 			hasLength = true
 		case asciiEqualFold(name, "Connection"):
+			if h.conns++; h.conns > maxConnFields {
+				return h, true, false
+			}
 			h.close = h.close || bytesHaveToken(value, "close")
 		case asciiEqualFold(name, "Content-Type"):
 			// ReverseProxy flushes an event stream as it comes.
@@ -164,25 +173,15 @@ func parseLength(v []byte, n *int64) bool {
 // close: ReadResponse drops that Connection header first), and the
 // upstream's rate-limit fields. Names and values are slices of raw and
 // their slices share one array, so a typical head costs two allocations.
+// A head without a Connection field (the usual one) is read once.
 func copyHead(dst http.Header, raw string, h *respHead) {
 	vals := make([]string, 0, h.headers)
-	var conn [4]string
+	var conn [maxConnFields]string
 	nconn := 0
-	lines := raw[:h.size-2]
-	for first := true; lines != ""; first = false {
-		i := indexByteString(lines, '\n')
-		line := lines[:i-1]
-		lines = lines[i+1:]
-		if first {
-			continue
-		}
-		c := indexByteString(line, ':')
-		if !h.close && asciiEqualFold(line[:c], "Connection") && nconn < len(conn) {
-			conn[nconn] = line[c+1:]
-			nconn++
-		}
+	if h.conns > 0 && !h.close {
+		nconn = connectionValues(&conn, raw[:h.size-2])
 	}
-	lines = raw[:h.size-2]
+	lines := raw[:h.size-2]
 	for first := true; lines != ""; first = false {
 		i := indexByteString(lines, '\n')
 		line := lines[:i-1]
@@ -205,6 +204,32 @@ func copyHead(dst http.Header, raw string, h *respHead) {
 		n := len(vals)
 		dst[name] = vals[n-1 : n : n]
 	}
+}
+
+// connectionValues puts the values of the Connection fields in lines (a
+// head without its blank line; parseHead has bounded their number) into
+// conn, and returns how many there are.
+func connectionValues(conn *[maxConnFields]string, lines string) int {
+	n := 0
+	_, lines, _ = cutString(lines, '\n') // the status line
+	for lines != "" && n < len(conn) {
+		var line string
+		line, lines, _ = cutString(lines, '\n')
+		c := indexByteString(line, ':')
+		if asciiEqualFold(line[:c], "Connection") {
+			conn[n] = line[c+1 : len(line)-1]
+			n++
+		}
+	}
+	return n
+}
+
+// cutString is strings.Cut for one byte.
+func cutString(s string, sep byte) (before, after string, found bool) {
+	if i := indexByteString(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
 }
 
 // isHopHeader reports whether name is on ReverseProxy's list of

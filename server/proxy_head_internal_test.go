@@ -50,6 +50,10 @@ func TestParseHead(t *testing.T) {
 		{"no colon", "HTTP/1.1 200 OK\r\nX-A b\r\nContent-Length: 0\r\n\r\n", true, false, 0, 0, false},
 		{"empty name", "HTTP/1.1 200 OK\r\n: b\r\nContent-Length: 0\r\n\r\n", true, false, 0, 0, false},
 		{"control in value", "HTTP/1.1 200 OK\r\nX-A: b\x01\r\nContent-Length: 0\r\n\r\n", true, false, 0, 0, false},
+		{"four Connection fields", "HTTP/1.1 200 OK\r\nConnection: a\r\nConnection: b\r\nConnection: c\r\nConnection: d\r\nContent-Length: 0\r\n\r\n", true, true, 200, 0, false},
+		// copyHead reads the names in four: a fifth could name a field it
+		// would then forward.
+		{"five Connection fields", "HTTP/1.1 200 OK\r\nConnection: a\r\nConnection: b\r\nConnection: c\r\nConnection: d\r\nConnection: x-e\r\nX-E: 1\r\nContent-Length: 0\r\n\r\n", true, false, 0, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,6 +108,8 @@ func FuzzParseHead(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nX-A: \xff\xfe\t \r\nContent-Length: 007\r\n\r\n1234567",
 		"HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: a\r\nConnection: b\r\nConnection: c\r\nConnection: d\r\nConnection: x-e\r\nX-E: 1\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: x-a\r\nX-A: 1\r\nConnection: x-b, x-c\r\nX-B: 2\r\nX-C: 3\r\nX-D: 4\r\nContent-Length: 0\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -330,3 +330,35 @@ func TestProxy_EarlyHints(t *testing.T) {
 		t.Errorf("= %d %q, want 200 final", res.StatusCode, body)
 	}
 }
+
+// TestProxy_ManyConnectionFields: every field the upstream's Connection
+// lines name stays on its side, however many lines there are; the direct
+// path reads the names of four and leaves longer heads to ReverseProxy.
+func TestProxy_ManyConnectionFields(t *testing.T) {
+	_, url := newRawUpstream(t, func(n int64, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, _, ok := readRequest(br); !ok {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: x-a\r\nConnection: x-b\r\nConnection: x-c\r\n"+
+				"Connection: x-d\r\nConnection: x-e\r\nX-A: 1\r\nX-E: 5\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	ts := newTestServer(t, withUpstream(url, 0), highLimits)
+	raw := proxyKey(ts, "ada@example.com")
+	for _, s := range []struct {
+		method, path string
+		body         any
+	}{{"GET", "/v1/models/a", nil}, {"POST", "/v1/chat", `{"n":1}`}} {
+		rec := ts.do(s.method, s.path, s.body, bearer(raw))
+		h := rec.Result().Header
+		if rec.Code != http.StatusOK || rec.Body.String() != "ok" || h.Get("X-Kept") != "yes" {
+			t.Fatalf("%s = %d %q, X-Kept %q", s.method, rec.Code, rec.Body, h.Get("X-Kept"))
+		}
+		for _, name := range []string{"Connection", "X-A", "X-E"} {
+			if v, ok := h[name]; ok {
+				t.Errorf("%s: %s = %q reached the client", s.method, name, v)
+			}
+		}
+	}
+}
