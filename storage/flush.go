@@ -5,10 +5,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // Flush writes a batch of write-behind counters in one write transaction.
@@ -24,6 +28,7 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 		return nil
 	}
 	tick := b.pace()
+	var names, ids uint64 // summed wide: a 32-bit int would wrap before the bound
 	for _, u := range b.Usage {
 		tick()
 		if err := validID("lineage", u.Lineage); err != nil {
@@ -32,16 +37,23 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 		if err := validDay(u.Day); err != nil {
 			return err
 		}
+		names += uint64(len(u.Lineage))
+	}
+	for _, lu := range b.Keys {
+		ids += uint64(len(lu.ID))
+	}
+	if names > maxBatchNames || uint64(len(b.Usage)) > maxBatchNames || ids > maxBatchNames {
+		return fmt.Errorf("%w: a batch of %d counts and %d last uses is too large", ErrInvalid, len(b.Usage), len(b.Keys))
 	}
 	// Held until the transaction is over: bbolt keeps the values it was
 	// given until the commit.
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
-	s := &db.scratch
+	s := db.flushScratch()
 	// Sorting and key building happen before the transaction, so they hold
 	// no lock other writers wait on.
-	usage, keys := s.groupUsage(b.Usage, tick), sortedLastUsed(b.Keys)
-	clear(s.entries) // kept for the next flush, but not the caller's strings
+	usage, keys := s.groupUsage(b.Usage, tick), s.sortedLastUsed(b.Keys)
+	defer s.done() // after the transaction: bbolt holds the values until it ends
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		var err error
 		// bbolt's default FillPercent (half-full pages on a split) stays:
@@ -54,8 +66,9 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 		if s.vals, err = flushUsage(tx.Bucket(bucketUsage), usage, s.vals[:0], tick); err != nil {
 			return err
 		}
-		vals := make([]byte, 0, 8*len(keys))
-		if _, err := flushKeyLastUsed(tx, keys, vals, tick); err != nil {
+		// The times follow the blobs in vals, which has room for them.
+		s.vals = s.room(s.vals, 8*len(keys.entries))
+		if s.vals, err = flushKeyLastUsed(tx, keys, s.vals, tick); err != nil {
 			return err
 		}
 		sessionLastUsed := func(r *sessionRecord) *time.Time { return &r.LastUsedAt }
@@ -63,66 +76,95 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 	})
 }
 
-// entry is one value Flush writes: a count, or a last use in unix
-// nanoseconds, under its bucket key.
-type entry struct {
-	key  []byte
-	word uint64 // the 8 key bytes after the prefix all keys share, for sorting
-	n    uint64
+// flushScratch returns db's flush scratch, giving it an Arena the first
+// time; the Arena's blocks are given back once db is unreachable. It
+// requires db.flushMu held.
+func (db *DB) flushScratch() *flushScratch {
+	s := &db.scratch
+	if s.mem == nil {
+		s.mem = new(offheap.Arena)
+		runtime.AddCleanup(db, (*offheap.Arena).ReleaseAll, s.mem)
+	}
+	return s
 }
 
-// sortedLastUsed returns entries in id order, their ids in one
-// allocation: bbolt inserts into a page's sorted slice, so keys put in
-// random order cost a copy of the page's entries each.
-func sortedLastUsed(entries []LastUsed) []entry {
+// entry is one last use Flush writes, in unix nanoseconds. It holds no
+// pointer, so that it can live off the heap (see scratch.go): its key is
+// names[at:at+size] in the names of its batch.
+type entry struct {
+	word     uint64 // the 8 key bytes after the prefix all keys share, for sorting
+	n        uint64
+	at, size uint32
+}
+
+// key returns e's key in names, the names of e's batch.
+func (e *entry) key(names []byte) []byte {
+	return names[e.at : e.at+e.size : e.at+e.size]
+}
+
+// keyGroups is a batch of last uses sorted by sortedLastUsed: its entries
+// and their keys.
+type keyGroups struct {
+	entries []entry
+	names   []byte
+}
+
+// sortedLastUsed returns lus in id order, their ids in one array: bbolt
+// inserts into a page's sorted slice, so keys put in random order cost a
+// copy of the page's entries each. The result lives in s until the next
+// call. The ids of lus must total at most maxBatchNames bytes.
+func (s *flushScratch) sortedLastUsed(lus []LastUsed) keyGroups {
 	size := 0
-	for _, lu := range entries {
+	for _, lu := range lus {
 		size += len(lu.ID)
 	}
-	buf := make([]byte, 0, size)
-	out := make([]entry, len(entries))
-	for i, lu := range entries {
-		start := len(buf)
-		buf = append(buf, lu.ID...)
-		out[i] = entry{key: buf[start:len(buf):len(buf)], n: uint64(lu.At.UnixNano())}
+	names := s.keyNames.take(s.mem, size)
+	out := s.keys.take(s.mem, len(lus))
+	at := 0
+	for i, lu := range lus {
+		copy(names[at:], lu.ID)
+		out[i] = entry{at: uint32(at), size: uint32(len(lu.ID)), n: uint64(lu.At.UnixNano())}
+		at += len(lu.ID)
 	}
-	sortEntries(out)
-	return out
+	s.sortEntries(out, names)
+	return keyGroups{entries: out, names: names}
 }
 
-// sortEntries sorts es by key. Keys of one flush share a long prefix (the
-// day, "key_"), and comparing the 8 bytes after it as a word first sorted
-// 100000 keys several times faster than bytes.Compare alone. A large
-// batch is first spread by the word's top 16 bits (a counting sort), which
-// leaves a few dozen keys a bucket to sort: a comparison sort of 100000
-// keys was still a sixth of a flush.
-func sortEntries(es []entry) {
+// sortEntries sorts es, whose keys are in names, by key. Keys of one
+// flush share a long prefix (the day, "key_"), and comparing the 8 bytes
+// after it as a word first sorted 100000 keys several times faster than
+// bytes.Compare alone. A large batch is first spread by the word's top 16
+// bits (a counting sort), which leaves a few dozen keys a bucket to sort:
+// a comparison sort of 100000 keys was still a sixth of a flush.
+func (s *flushScratch) sortEntries(es []entry, names []byte) {
 	if len(es) == 0 {
 		return
 	}
-	p := len(es[0].key)
+	first := es[0].key(names)
+	p := len(first)
 	for _, e := range es[1:] {
-		for p > 0 && !bytes.HasPrefix(e.key, es[0].key[:p]) {
+		for p > 0 && !bytes.HasPrefix(e.key(names), first[:p]) {
 			p--
 		}
 	}
 	for i := range es {
 		var w [8]byte
-		copy(w[:], es[i].key[p:]) // zero-padded: never contradicts byte order
+		copy(w[:], es[i].key(names)[p:]) // zero-padded: never contradicts byte order
 		es[i].word = binary.BigEndian.Uint64(w[:])
 	}
 	if len(es) < 4096 {
-		slices.SortFunc(es, compareEntry)
+		slices.SortFunc(es, func(a, b entry) int { return compareEntry(a, b, names) })
 		return
 	}
-	starts := make([]int, 1<<16+1)
+	starts := s.keyStarts.take(s.mem, 1<<16+1)
+	clear(starts)
 	for _, e := range es {
 		starts[e.word>>48+1]++
 	}
 	for i := 1; i < len(starts); i++ {
 		starts[i] += starts[i-1]
 	}
-	spread := make([]entry, len(es))
+	spread := s.spread.take(s.mem, len(es))
 	for _, e := range es { // afterwards starts[b] is where bucket b ends
 		spread[starts[e.word>>48]] = e
 		starts[e.word>>48]++
@@ -130,32 +172,33 @@ func sortEntries(es []entry) {
 	copy(es, spread)
 	start := 0
 	for _, end := range starts[:1<<16] {
-		sortBucket(es[start:end])
+		sortBucket(es[start:end], names)
 		start = end
 	}
 }
 
-// sortBucket sorts the few entries of one bucket by an insertion sort, or
-// a comparison sort if there are many.
-func sortBucket(es []entry) {
+// sortBucket sorts the few entries of one bucket, whose keys are in
+// names, by an insertion sort, or a comparison sort if there are many.
+func sortBucket(es []entry, names []byte) {
 	if len(es) > 64 {
-		slices.SortFunc(es, compareEntry)
+		slices.SortFunc(es, func(a, b entry) int { return compareEntry(a, b, names) })
 		return
 	}
 	for i := 1; i < len(es); i++ {
 		e, j := es[i], i
-		for ; j > 0 && compareEntry(es[j-1], e) > 0; j-- {
+		for ; j > 0 && compareEntry(es[j-1], e, names) > 0; j-- {
 			es[j] = es[j-1]
 		}
 		es[j] = e
 	}
 }
 
-func compareEntry(a, b entry) int {
+// compareEntry orders a and b, whose keys are in names, by key.
+func compareEntry(a, b entry, names []byte) int {
 	if c := cmp.Compare(a.word, b.word); c != 0 {
 		return c
 	}
-	return bytes.Compare(a.key, b.key)
+	return bytes.Compare(a.key(names), b.key(names))
 }
 
 // flushKeyLastUsed stores the last use of each existing key as 8 bytes in
@@ -170,21 +213,23 @@ func compareEntry(a, b entry) int {
 // with a stored time exists: keys are never deleted, only revoked, so
 // only a key's first time costs a look in the keys bucket, whose million
 // records are mostly cold pages.
-func flushKeyLastUsed(tx *bolt.Tx, entries []entry, vals []byte, tick func()) ([]byte, error) {
+func flushKeyLastUsed(tx *bolt.Tx, g keyGroups, vals []byte, tick func()) ([]byte, error) {
 	b := tx.Bucket(bucketKeyLastUsed)
 	stored, keys := walker{c: b.Cursor()}, walker{c: tx.Bucket(bucketKeys).Cursor()}
-	due := entries[:0] // entries is Flush's own: filtered in place
-	for _, e := range entries {
+	names := g.names
+	due := g.entries[:0] // the entries are Flush's own: filtered in place
+	for _, e := range g.entries {
 		tick()
-		if last := len(due) - 1; last >= 0 && bytes.Equal(due[last].key, e.key) {
+		k := e.key(names)
+		if last := len(due) - 1; last >= 0 && bytes.Equal(due[last].key(names), k) {
 			due[last].n = max(due[last].n, e.n) // an id twice in a batch: the later time
 			continue
 		}
-		if v := stored.get(e.key); v != nil {
+		if v := stored.get(k); v != nil {
 			if n, _ := decodeUint(v); e.n <= n {
 				continue
 			}
-		} else if keys.get(e.key) == nil {
+		} else if keys.get(k) == nil {
 			continue // never stored
 		}
 		due = append(due, e)
@@ -193,7 +238,7 @@ func flushKeyLastUsed(tx *bolt.Tx, entries []entry, vals []byte, tick func()) ([
 		tick()
 		var v []byte
 		vals, v = appendUint(vals, e.n)
-		if err := b.Put(e.key, v); err != nil {
+		if err := b.Put(e.key(names), v); err != nil { // bbolt copies keys
 			return vals, err
 		}
 	}

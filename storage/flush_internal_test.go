@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // sortEntries orders keys exactly as bytes.Compare does, whatever prefix
@@ -27,22 +29,26 @@ func TestSortEntries_MatchesBytesOrder(t *testing.T) {
 func checkSortEntries(t *testing.T, r *rand.Rand, prefix string, n int, alphabet string) {
 	t.Helper()
 	var es []entry
+	var names []byte
 	for range n {
 		k := []byte(prefix)
 		for range r.IntN(12) {
 			k = append(k, alphabet[r.IntN(len(alphabet))])
 		}
-		es = append(es, entry{key: k})
+		es = append(es, entry{at: uint32(len(names)), size: uint32(len(k))})
+		names = append(names, k...)
 	}
 	want := make([][]byte, len(es))
 	for i, e := range es {
-		want[i] = e.key
+		want[i] = e.key(names)
 	}
 	slices.SortFunc(want, bytes.Compare)
-	sortEntries(es)
+	s := flushScratch{mem: new(offheap.Arena)}
+	defer s.mem.ReleaseAll()
+	s.sortEntries(es, names)
 	for i := range es {
-		if !bytes.Equal(es[i].key, want[i]) {
-			t.Fatalf("prefix %q, %d keys: at %d got %q, want %q", prefix, n, i, es[i].key, want[i])
+		if !bytes.Equal(es[i].key(names), want[i]) {
+			t.Fatalf("prefix %q, %d keys: at %d got %q, want %q", prefix, n, i, es[i].key(names), want[i])
 		}
 	}
 }

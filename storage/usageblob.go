@@ -119,40 +119,43 @@ func appendRecord[S ~string | ~[]byte](dst []byte, lineage S, n uint64) []byte {
 }
 
 // mergeBlob appends to dst the blob that holds stored's records and the
-// counts of news, which must be sorted by lineage (repeats allowed), each
-// lineage once with the larger of its counts: counts are absolute and only
-// grow within a day, so replaying a stale batch changes nothing. stored's
-// records after a malformed one are dropped (see blobReader).
-func mergeBlob(dst, stored []byte, news []usageEntry) []byte {
+// counts of news, whose lineages are in names, and which must be sorted
+// by lineage (repeats allowed), each lineage once with the larger of its
+// counts: counts are absolute and only grow within a day, so replaying a
+// stale batch changes nothing. stored's records after a malformed one are
+// dropped (see blobReader).
+func mergeBlob(dst, stored []byte, news []usageEntry, names []byte) []byte {
 	r := blobReader{rest: stored}
 	l, n, ok := r.next()
 	lw := prefixWord(l)
 	for i := 0; ok || i < len(news); {
-		if i == len(news) || (ok && lessStored(l, lw, news[i])) {
+		if i == len(news) || (ok && lessStored(l, lw, news[i], names)) {
 			dst = appendRecord(dst, l, n)
 			l, n, ok = r.next()
 			lw = prefixWord(l)
 			continue
 		}
 		e := news[i]
-		for i++; i < len(news) && news[i].word == e.word && bytes.Equal(news[i].lineage, e.lineage); i++ {
+		el := e.lineage(names)
+		for i++; i < len(news) && news[i].word == e.word && bytes.Equal(news[i].lineage(names), el); i++ {
 			e.n = max(e.n, news[i].n)
 		}
-		if ok && lw == e.word && bytes.Equal(l, e.lineage) {
+		if ok && lw == e.word && bytes.Equal(l, el) {
 			e.n = max(e.n, n)
 			l, n, ok = r.next()
 			lw = prefixWord(l)
 		}
-		dst = appendRecord(dst, e.lineage, e.n)
+		dst = appendRecord(dst, el, e.n)
 	}
 	return dst
 }
 
 // lessStored reports whether the stored lineage l, whose prefixWord is lw,
-// sorts before e's; the words decide most pairs without a byte compare.
-func lessStored(l []byte, lw uint64, e usageEntry) bool {
+// sorts before e's, which is in names; the words decide most pairs
+// without a byte compare.
+func lessStored(l []byte, lw uint64, e usageEntry, names []byte) bool {
 	if lw != e.word {
 		return lw < e.word
 	}
-	return bytes.Compare(l, e.lineage) < 0
+	return bytes.Compare(l, e.lineage(names)) < 0
 }

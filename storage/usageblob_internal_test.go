@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // The shard of a lineage is part of the file format: a change would hide
@@ -58,24 +60,41 @@ func decodeBlob(b []byte) ([]string, bool) {
 	return out, read == len(b)
 }
 
+// testBatch is sorted batch entries and the names their lineages are in.
+type testBatch struct {
+	es    []usageEntry
+	names []byte
+}
+
+// add appends an entry for lineage l with count n.
+func (b *testBatch) add(l string, n uint64) {
+	b.es = append(b.es, usageEntry{at: uint32(len(b.names)), size: uint32(len(l)), word: prefixWord(l), n: n})
+	b.names = append(b.names, l...)
+}
+
+// sort sorts the entries by lineage, stably.
+func (b *testBatch) sort() {
+	slices.SortStableFunc(b.es, func(x, y usageEntry) int { return compareEntries(x, y, b.names) })
+}
+
 // entries builds sorted batch entries from "lineage=count" pairs.
-func entries(records ...string) []usageEntry {
-	var es []usageEntry
+func entries(records ...string) testBatch {
+	var b testBatch
 	for _, r := range records {
 		l, n, _ := strings.Cut(r, "=")
 		var count uint64
 		fmt.Sscan(n, &count)
-		es = append(es, usageEntry{lineage: []byte(l), word: prefixWord(l), n: count})
+		b.add(l, count)
 	}
-	slices.SortStableFunc(es, compareEntries)
-	return es
+	b.sort()
+	return b
 }
 
 func TestMergeBlob(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		stored []byte
-		news   []usageEntry
+		news   testBatch
 		want   string
 	}{
 		{"into nothing", nil, entries("b=2", "a=1"), "a=1 b=2"},
@@ -84,14 +103,14 @@ func TestMergeBlob(t *testing.T) {
 		{"a stale count changes nothing", blob("a=5", "b=5"), entries("a=3", "b=5"), "a=5 b=5"},
 		{"repeats in a batch keep the largest", nil, entries("a=3", "a=8", "a=2"), "a=8"},
 		{"prefixes sort first", nil, entries("key_ab=1", "key_a=2", "key_abcdefghij=3", "key_abcdefgh=4"), "key_a=2 key_ab=1 key_abcdefgh=4 key_abcdefghij=3"},
-		{"empty batch keeps the blob", blob("a=1"), nil, "a=1"},
+		{"empty batch keeps the blob", blob("a=1"), testBatch{}, "a=1"},
 		{"malformed tail dropped", append(blob("a=1", "c=3"), 0xff), entries("b=2"), "a=1 b=2 c=3"},
 		{"out of order record ends the blob", blob("b=1", "a=2", "c=3"), entries("d=4"), "b=1 d=4"},
 		{"length past the end", append(blob("a=1"), 5, 'x'), entries("b=1"), "a=1 b=1"},
-		{"empty lineage", append(blob("a=1"), 0, 1), nil, "a=1"},
+		{"empty lineage", append(blob("a=1"), 0, 1), testBatch{}, "a=1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mergeBlob(nil, tc.stored, tc.news)
+			got := mergeBlob(nil, tc.stored, tc.news.es, tc.news.names)
 			records, whole := decodeBlob(got)
 			if s := strings.Join(records, " "); s != tc.want || !whole {
 				t.Errorf("merged = %q (whole %v), want %q", s, whole, tc.want)
@@ -145,25 +164,27 @@ func TestGroupUsage_Order(t *testing.T) {
 		}
 		usage = append(usage, Usage{Lineage: fmt.Sprintf("key_%d", (i*7919)%5000), Day: day, Count: int64(i%7 - 1)})
 	}
-	var s flushScratch
-	for range 2 { // the second time with the scratch reused
-		es := s.groupUsage(usage, noPace)
-		want := 0
-		for _, u := range usage {
-			if u.Count > 0 {
-				want++
+	for _, s := range []*flushScratch{{}, {mem: new(offheap.Arena)}} { // on the heap, then off it
+		for range 2 { // the second time with the scratch reused
+			g := s.groupUsage(usage, noPace)
+			es := g.entries
+			want := 0
+			for _, u := range usage {
+				if u.Count > 0 {
+					want++
+				}
 			}
-		}
-		if len(es) != want {
-			t.Fatalf("%d entries, want %d", len(es), want)
-		}
-		for i := 1; i < len(es); i++ {
-			a, b := es[i-1], es[i]
-			if cmpGroup(a, b) > 0 || (cmpGroup(a, b) == 0 && bytes.Compare(a.lineage, b.lineage) > 0) {
-				t.Fatalf("entries %d and %d out of order: %+v, %+v", i-1, i, a, b)
+			if len(es) != want {
+				t.Fatalf("%d entries, want %d", len(es), want)
 			}
-			if a.word != prefixWord(a.lineage) || a.shard != usageShard(a.lineage) {
-				t.Fatalf("entry %d: word or shard not its lineage's: %+v", i-1, a)
+			for i := 1; i < len(es); i++ {
+				a, b := es[i-1], es[i]
+				if cmpGroup(a, b) > 0 || (cmpGroup(a, b) == 0 && bytes.Compare(a.lineage(g.names), b.lineage(g.names)) > 0) {
+					t.Fatalf("entries %d and %d out of order: %+v, %+v", i-1, i, a, b)
+				}
+				if l := a.lineage(g.names); a.word != prefixWord(l) || a.shard != usageShard(l) {
+					t.Fatalf("entry %d: word or shard not its lineage's: %+v", i-1, a)
+				}
 			}
 		}
 	}
@@ -184,21 +205,22 @@ func FuzzMergeUsageBlob(f *testing.F) {
 	f.Add([]byte{0xff, 0x01}, "a", uint64(1))
 	f.Add(append(blob("b=1"), blob("a=1")...), "", uint64(0))
 	f.Fuzz(func(t *testing.T, stored []byte, lineages string, n uint64) {
-		var news []usageEntry
+		var news testBatch
 		for i, l := range strings.Split(lineages, ",") {
 			if l != "" {
-				news = append(news, usageEntry{lineage: []byte(l), word: prefixWord(l), n: (n + uint64(i)) & math.MaxInt64})
+				news.add(l, (n+uint64(i))&math.MaxInt64)
 			}
 		}
-		slices.SortStableFunc(news, compareEntries)
-		got := mergeBlob(nil, stored, news)
+		news.sort()
+		got := mergeBlob(nil, stored, news.es, news.names)
 		want := map[string]uint64{}
 		r := blobReader{rest: stored}
 		for l, c, ok := r.next(); ok; l, c, ok = r.next() {
 			want[string(l)] = c
 		}
-		for _, e := range news {
-			want[string(e.lineage)] = max(want[string(e.lineage)], e.n)
+		for _, e := range news.es {
+			l := string(e.lineage(news.names))
+			want[l] = max(want[l], e.n)
 		}
 		records, whole := decodeBlob(got)
 		if !whole || len(records) != len(want) {

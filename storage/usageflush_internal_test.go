@@ -2,13 +2,18 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // BenchmarkGroupUsage measures the part of a flush of 100000 counters
@@ -126,26 +131,80 @@ func TestValidDay_Bounds(t *testing.T) {
 	}
 }
 
-// The flush's working memory is kept for the next flush, but not the
-// caller's lineage strings, which would stay alive until then.
-func TestFlush_ScratchKeepsNoStrings(t *testing.T) {
+// The flush's working arrays live off the heap (see scratch.go): they
+// must hold no pointer the GC would have to see.
+func TestFlushScratch_HoldsNoPointers(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[batchEntry](), reflect.TypeFor[usageEntry](), reflect.TypeFor[entry]()} {
+		if offheap.HoldsPointers(typ) {
+			t.Errorf("%v holds pointers", typ)
+		}
+	}
+}
+
+// A large flush's values outgrow their block several times within one
+// transaction, and every count still reaches the file: a block is given
+// back only after the commit, since bbolt reads the values then. Its
+// scratch is kept for the next flush, and given back once a flush needs
+// far less of it.
+func TestFlush_ScratchBlocks(t *testing.T) {
+	ctx := context.Background()
 	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	b := Batch{Usage: []Usage{{Lineage: "key_a", Day: day, Count: 1}, {Lineage: "key_b", Day: day, Count: 2}}}
-	if err := db.Flush(context.Background(), b); err != nil {
+	r := rand.New(rand.NewPCG(3, 4))
+	big := make([]Usage, 30_000) // about 1 MB of values: several blocks from none
+	for i := range big {
+		big[i] = Usage{Lineage: randomID(r), Day: day, Count: int64(i + 1)}
+	}
+	check := func(us []Usage) {
+		t.Helper()
+		for _, u := range us {
+			if n, err := db.UsageCount(ctx, u.Lineage, day); err != nil || n != u.Count {
+				t.Fatalf("count of %s = %d, %v; want %d", u.Lineage, n, err, u.Count)
+			}
+		}
+	}
+	if err := db.Flush(ctx, Batch{Usage: big}); err != nil {
 		t.Fatal(err)
 	}
-	es := db.scratch.entries
-	if cap(es) == 0 {
-		t.Fatal("scratch not kept")
+	check(big)
+	s := &db.scratch
+	if len(s.retired) != 0 || cap(s.sorted.items) < len(big) || cap(s.vals) == 0 {
+		t.Fatalf("after a large flush: %d blocks retired, room for %d entries and %d bytes of values; want 0 and them kept",
+			len(s.retired), cap(s.sorted.items), cap(s.vals))
 	}
-	for i, e := range es[:cap(es)] {
-		if e.lineage != "" {
-			t.Fatalf("scratch entry %d still holds %q", i, e.lineage)
-		}
+	small := big[:2]
+	small[0].Count, small[1].Count = 1e6, 2e6
+	if err := db.Flush(ctx, Batch{Usage: small}); err != nil {
+		t.Fatal(err)
+	}
+	check(big)
+	if c := cap(s.sorted.items); c*sizeOf[usageEntry]() > scratchKeep {
+		t.Errorf("after a small flush, room for %d entries kept", c)
+	}
+}
+
+// A batch whose lineages would not fit the flush's 32-bit offsets is
+// refused whole, not written with offsets that wrapped around.
+func TestFlush_BatchTooLarge(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	long := strings.Repeat("k", 1<<26) // one string, shared: the batch costs 64 MB, not 4 GB
+	usage := make([]Usage, maxBatchNames>>26+1)
+	for i := range usage {
+		usage[i] = Usage{Lineage: long, Day: day, Count: 1}
+	}
+	if err := db.Flush(context.Background(), Batch{Usage: usage}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Flush of %d bytes of lineage: %v, want ErrInvalid", len(usage)*len(long), err)
+	}
+	if n, err := db.UsageCount(context.Background(), long, day); err != nil || n != 0 {
+		t.Errorf("count after a refused batch: %d, %v", n, err)
 	}
 }
