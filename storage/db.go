@@ -209,10 +209,24 @@ func migrateUsageDayFirst(tx *bolt.Tx) error {
 // transactions to finish. Calling Close more than once returns nil.
 func (db *DB) Close() error {
 	db.reads.disable()
-	if err := db.bolt.Close(); err != nil {
+	err := db.bolt.Close()
+	db.releaseScratch()
+	if err != nil {
 		return fmt.Errorf("storage: close %s: %w", db.path, err)
 	}
 	return nil
+}
+
+// releaseScratch gives the flush scratch's blocks back now, not when db
+// is collected: a closed DB may stay reachable. It waits for a flush in
+// progress; a flush after Close starts a new scratch, and fails anyway.
+func (db *DB) releaseScratch() {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	if db.scratch.mem != nil {
+		db.scratch.mem.ReleaseAll()
+	}
+	db.scratch = flushScratch{}
 }
 
 // Path returns the path the database was opened with.

@@ -208,3 +208,34 @@ func TestFlush_BatchTooLarge(t *testing.T) {
 		t.Errorf("count after a refused batch: %d, %v", n, err)
 	}
 }
+
+// Close gives the flush scratch back at once, and a flush after it is an
+// error, not a use of memory already given back.
+func TestClose_ReleasesScratch(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(5, 6))
+	usage := make([]Usage, 20_000)
+	for i := range usage {
+		usage[i] = Usage{Lineage: randomID(r), Day: day, Count: 1}
+	}
+	if err := db.Flush(ctx, Batch{Usage: usage}); err != nil {
+		t.Fatal(err)
+	}
+	if db.scratch.mem == nil || cap(db.scratch.vals) == 0 {
+		t.Fatal("no scratch kept after a flush")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db.scratch.mem != nil || db.scratch.vals != nil || db.scratch.sorted.items != nil {
+		t.Errorf("scratch kept after Close")
+	}
+	if err := db.Flush(ctx, Batch{Usage: usage}); err == nil {
+		t.Error("Flush after Close succeeded")
+	}
+}
