@@ -4,6 +4,8 @@
 --   KG_AUTH                       a static Authorization header value, if any
 --   KG_KEYS                       "random": a new well-formed unknown key per request;
 --                                 a file name: a key drawn at random from its lines per request
+--   KG_ORDER                      "seq" with a KG_KEYS file: its lines in turn instead, so that a
+--                                 run of at least as many requests as lines uses every key
 --   KG_PREFIX                     key prefix for "random" (default kg_live_)
 -- It counts answers by status in the response hook and prints one line:
 --   RESULT rps=.. p50_us=.. p99_us=.. requests=.. s2xx=.. s429=.. other=.. sockerr=..
@@ -30,6 +32,8 @@ local alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 local chars = {}
 for i = 1, #alphabet do chars[i] = alphabet:sub(i, i) end
 local keys = {}
+local seq = os.getenv("KG_ORDER") == "seq"
+local nextKey = 0
 
 function init(args)
   s2xx, s429, other = 0, 0, 0
@@ -46,6 +50,9 @@ if keys_mode ~= "" then
     if keys_mode == "random" then
       for i = 1, 43 do buf[i] = chars[math.random(62)] end
       key = prefix .. table.concat(buf)
+    elseif seq then
+      nextKey = nextKey % #keys + 1
+      key = keys[nextKey]
     else
       key = keys[math.random(#keys)]
     end
