@@ -249,11 +249,12 @@ if [ "$SCALE_USERS" -gt 0 ]; then
 	# Fixed cost: the server warm, with connections open, one key in use.
 	KG_AUTH="Bearer $ONE_KEY" wrkrun scale-one keygate 1 "$KG"
 	printf 'rss_fixed_kb\t%s\nanon_fixed_kb\t%s\n' "$(rss_kb "$KG_PID" VmRSS)" "$(rss_kb "$KG_PID" RssAnon)" >>"$SCALE"
-	# Every active key is used once before the measured runs: a key's
-	# first request reads it from the database, and random draws for as
-	# long would leave a fifth of the keys cold for the first round.
+	# Every active key is used before the measured runs: a key's first
+	# request reads it from the database, and random draws for 10 s left
+	# a fifth of the keys cold for the first round. Cold, a request costs
+	# about twice a warm one, hence 30 s for the keys in turn.
 	log "warming $ACTIVE keys"
-	KG_ORDER=seq KG_KEYS="$WORK/active.txt" wrkrun scale-warm keygate 1 "$KG"
+	DURATION=30 KG_ORDER=seq KG_KEYS="$WORK/active.txt" wrkrun scale-warm keygate 1 "$KG"
 	warmed=$(awk -F'\t' '$1 == "scale-warm" {print $7}' "$RESULTS")
 	[ "${warmed:-0}" -ge "$ACTIVE" ] || die "the warm-up sent $warmed requests, fewer than the $ACTIVE active keys"
 	KG_KEYS="$WORK/active.txt" pair scale "$KG" "$BASE"
