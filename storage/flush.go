@@ -63,7 +63,7 @@ func (db *DB) Flush(ctx context.Context, b Batch) error {
 		// page then split it into a full one and a near-empty one, which
 		// no later Put merges: a day's blobs ended up in 70% more pages
 		// (TestFlush_PagesStayFull).
-		if s.vals, err = flushUsage(tx.Bucket(bucketUsage), usage, s.vals[:0], tick); err != nil {
+		if s.vals, err = s.flushUsage(tx.Bucket(bucketUsage), usage, s.vals[:0], tick); err != nil {
 			return err
 		}
 		// The times follow the blobs in vals, which has room for them.

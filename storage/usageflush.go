@@ -40,12 +40,10 @@ type batchEntry struct {
 }
 
 // usageGroups is a batch grouped by groupUsage: its entries in blob order
-// and their lineages. Both live in s, which flushUsage also asks for room
-// for the values it puts.
+// and their lineages, both in the scratch that grouped them.
 type usageGroups struct {
 	entries []usageEntry
 	names   []byte
-	s       *flushScratch
 }
 
 // flushScratch is a flush's working memory, kept for the next flush in
@@ -113,7 +111,7 @@ func (s *flushScratch) groupUsage(usage []Usage, tick func()) usageGroups {
 		s.sortDay(usage, es[i:j], sorted[i:j], names, at, tick)
 		i, at = j, at+size
 	}
-	return usageGroups{entries: sorted, names: names, s: s}
+	return usageGroups{entries: sorted, names: names}
 }
 
 // sortDay puts one day's entries into dst ordered by shard, then lineage,
@@ -210,10 +208,10 @@ func validDay(t time.Time) error {
 	return nil
 }
 
-// flushUsage merges the counts of g (see groupUsage) into their stored
-// blobs: one read and at most one Put a blob. It appends the values it
-// puts to vals and returns it.
-func flushUsage(b *bolt.Bucket, g usageGroups, vals []byte, tick func()) ([]byte, error) {
+// flushUsage merges the counts of g, grouped by s.groupUsage, into their
+// stored blobs: one read and at most one Put a blob. It appends the
+// values it puts to vals, with room from s, and returns it.
+func (s *flushScratch) flushUsage(b *bolt.Bucket, g usageGroups, vals []byte, tick func()) ([]byte, error) {
 	c := b.Cursor()
 	key := make([]byte, 0, usageBlobKeyLen) // bbolt copies keys, not values
 	es := g.entries
@@ -229,7 +227,7 @@ func flushUsage(b *bolt.Bucket, g usageGroups, vals []byte, tick func()) ([]byte
 		}
 		key = binary.BigEndian.AppendUint16(key[:len(dayLayout)], es[i].shard)
 		stored := get(c, key)
-		vals = g.s.room(vals, len(stored)+room)
+		vals = s.room(vals, len(stored)+room)
 		start := len(vals)
 		vals = mergeBlob(vals, stored, es[i:j], g.names)
 		if v := vals[start:len(vals):len(vals)]; bytes.Equal(v, stored) {

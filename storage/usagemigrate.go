@@ -28,7 +28,7 @@ func migrateUsageBlobs(tx *bolt.Tx) error {
 	)
 	write := func() error {
 		var err error
-		vals, err = flushUsage(dst, s.groupUsage(counts, noPace), vals, noPace)
+		vals, err = s.flushUsage(dst, s.groupUsage(counts, noPace), vals, noPace)
 		counts = counts[:0]
 		return err
 	}
