@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,17 +14,9 @@ import (
 // sleeps changes nothing that is written.
 func TestFlush_Paces(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "p.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	r := rand.New(rand.NewPCG(3, 4))
+	db := newDB(t)
 	today := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
-	usage := make([]Usage, 5000)
-	for i := range usage {
-		usage[i] = Usage{Lineage: randomID(r), Day: today, Count: int64(i + 1)}
-	}
+	usage := randomUsage(rand.New(rand.NewPCG(3, 4)), 5000, today)
 	calls := 0
 	pace := func() {
 		if calls++; calls%1000 == 0 {
@@ -51,11 +42,7 @@ func TestFlush_Paces(t *testing.T) {
 // a near-empty one, and a dense flush wrote 70% more pages (issue 6).
 func TestFlush_PagesStayFull(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "f.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	today := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	usage := make([]Usage, 40_000)
@@ -73,7 +60,7 @@ func TestFlush_PagesStayFull(t *testing.T) {
 	if err := db.Flush(ctx, Batch{Usage: usage}); err != nil { // a busy second: every blob grows
 		t.Fatal(err)
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bolt.View(func(tx *bolt.Tx) error {
 		s := tx.Bucket(bucketUsage).Stats()
 		if fill := float64(s.LeafInuse) / float64(s.LeafAlloc); fill < 0.55 {
 			t.Errorf("daily_usage leaf pages %.0f%% full (%d pages), want at least 55%%", 100*fill, s.LeafPageN)

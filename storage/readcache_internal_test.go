@@ -110,11 +110,7 @@ func TestReadCache_Bounded(t *testing.T) {
 }
 
 func TestDB_UpdateEndsCachedReads(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	ctx := context.Background()
 	gen := func() uint64 {
 		t.Helper()
@@ -180,11 +176,7 @@ func TestWritesGoThroughUpdate(t *testing.T) {
 // filling it.
 
 func BenchmarkUserByID_Miss(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "k.db"), Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(b)
 	ctx := context.Background()
 	if err := db.CreateUser(ctx, cacheUser("u1", "user")); err != nil {
 		b.Fatal(err)
@@ -200,11 +192,7 @@ func BenchmarkUserByID_Miss(b *testing.B) {
 }
 
 func BenchmarkAPIKeysByUser_Miss(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "k.db"), Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(b)
 	ctx := context.Background()
 	for _, id := range []string{"k1", "k2"} {
 		k := APIKey{ID: id, UserID: "u1", Hash: [32]byte{id[1]}, CreatedAt: time.Unix(0, 0)}

@@ -19,17 +19,33 @@ import (
 // BenchmarkGroupUsage measures the part of a flush of 100000 counters
 // outside bbolt: copying, grouping and sorting the batch (issue 6).
 func BenchmarkGroupUsage(b *testing.B) {
-	usage := make([]Usage, 100_000)
-	r := rand.New(rand.NewPCG(1, 2))
-	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	for i := range usage {
-		usage[i] = Usage{Lineage: randomID(r), Day: day, Count: int64(i + 1)}
-	}
+	usage := randomUsage(rand.New(rand.NewPCG(1, 2)), 100_000, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	var s flushScratch
 	b.ReportAllocs()
 	for b.Loop() {
 		s.groupUsage(usage, noPace)
 	}
+}
+
+// newDB opens a database in a new temporary folder, closed when tb ends.
+func newDB(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(filepath.Join(tb.TempDir(), "k.db"), Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// randomUsage returns n counts on day, of random lineages shaped like key
+// ids, the i-th count i+1: a count read back under another lineage shows.
+func randomUsage(r *rand.Rand, n int, day time.Time) []Usage {
+	usage := make([]Usage, n)
+	for i := range usage {
+		usage[i] = Usage{Lineage: randomID(r), Day: day, Count: int64(i + 1)}
+	}
+	return usage
 }
 
 // randomID returns an id shaped like a key id: "key_" and 20 characters
@@ -49,11 +65,7 @@ func randomID(r *rand.Rand) string {
 // one (issue 6).
 func TestFlushKeyLastUsed_Walk(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	var keys []APIKey
 	for i := range 300 {
 		id := fmt.Sprintf("key_%03d", i*2) // odd numbers are never keys
@@ -81,7 +93,7 @@ func TestFlushKeyLastUsed_Walk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bolt.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketKeyLastUsed)
 		for i := range 600 {
 			id := fmt.Sprintf("key_%03d", i)
@@ -148,17 +160,9 @@ func TestFlushScratch_HoldsNoPointers(t *testing.T) {
 // far less of it.
 func TestFlush_ScratchBlocks(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	r := rand.New(rand.NewPCG(3, 4))
-	big := make([]Usage, 30_000) // about 1 MB of values: several blocks from none
-	for i := range big {
-		big[i] = Usage{Lineage: randomID(r), Day: day, Count: int64(i + 1)}
-	}
+	big := randomUsage(rand.New(rand.NewPCG(3, 4)), 30_000, day) // about 1 MB of values: several blocks from none
 	check := func(us []Usage) {
 		t.Helper()
 		for _, u := range us {
@@ -190,11 +194,7 @@ func TestFlush_ScratchBlocks(t *testing.T) {
 // A batch whose lineages would not fit the flush's 32-bit offsets is
 // refused whole, not written with offsets that wrapped around.
 func TestFlush_BatchTooLarge(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	long := strings.Repeat("k", 1<<26) // one string, shared: the batch costs 64 MB, not 4 GB
 	usage := make([]Usage, maxBatchNames>>26+1)
@@ -213,16 +213,9 @@ func TestFlush_BatchTooLarge(t *testing.T) {
 // error, not a use of memory already given back.
 func TestClose_ReleasesScratch(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := newDB(t)
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	r := rand.New(rand.NewPCG(5, 6))
-	usage := make([]Usage, 20_000)
-	for i := range usage {
-		usage[i] = Usage{Lineage: randomID(r), Day: day, Count: 1}
-	}
+	usage := randomUsage(rand.New(rand.NewPCG(5, 6)), 20_000, day)
 	if err := db.Flush(ctx, Batch{Usage: usage}); err != nil {
 		t.Fatal(err)
 	}
