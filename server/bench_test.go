@@ -98,6 +98,18 @@ func benchKey(b *testing.B, lim limiter.Limits) (*testServer, string) {
 // benchChat sends POST /v1/chat with each of keys in turn and checks the
 // status, reusing one request, its body reader and one ResponseWriter.
 func benchChat(b *testing.B, ts *testServer, keys []string, wantStatus int) {
+	benchServe(b, ts, keys, wantStatus, &discardWriter{h: make(http.Header)})
+}
+
+// benchWriter is a ResponseWriter a benchmark reuses.
+type benchWriter interface {
+	http.ResponseWriter
+	reset()
+	status() int
+}
+
+// benchServe is benchChat through w.
+func benchServe(b *testing.B, ts *testServer, keys []string, wantStatus int, w benchWriter) {
 	const body = `{"message":"hello"}`
 	req := httptest.NewRequest("POST", "/v1/chat", nil)
 	req.Header.Set("Content-Type", "application/json")
@@ -106,7 +118,6 @@ func benchChat(b *testing.B, ts *testServer, keys []string, wantStatus int) {
 		auth[i] = "Bearer " + k
 	}
 	var rd resetReader
-	w := &discardWriter{h: make(http.Header)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
@@ -117,8 +128,8 @@ func benchChat(b *testing.B, ts *testServer, keys []string, wantStatus int) {
 		req.Body = &rd
 		w.reset()
 		ts.ServeHTTP(w, req)
-		if w.code != wantStatus {
-			b.Fatalf("status %d, want %d", w.code, wantStatus)
+		if w.status() != wantStatus {
+			b.Fatalf("status %d, want %d", w.status(), wantStatus)
 		}
 	}
 }
@@ -149,6 +160,8 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func (w *discardWriter) status() int { return w.code }
 
 func (w *discardWriter) reset() {
 	clear(w.h)

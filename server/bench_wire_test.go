@@ -32,23 +32,7 @@ func BenchmarkLimitedWire(b *testing.B) {
 }
 
 func benchWire(b *testing.B, ts *testServer, key string, wantStatus int) {
-	const body = `{"message":"hello"}`
-	req := httptest.NewRequest("POST", "/v1/chat", nil)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	var rd resetReader
-	w := &wireWriter{out: bufio.NewWriterSize(io.Discard, 4096)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		rd.Reset(body)
-		req.Body = &rd
-		w.reset()
-		ts.ServeHTTP(w, req)
-		if w.code != wantStatus {
-			b.Fatalf("status %d, want %d", w.code, wantStatus)
-		}
-	}
+	benchServe(b, ts, []string{key}, wantStatus, &wireWriter{out: bufio.NewWriterSize(io.Discard, 4096)})
 }
 
 // wireWriter is a ResponseWriter doing with headers what net/http's does.
@@ -83,6 +67,8 @@ func (w *wireWriter) Write(p []byte) (int, error) {
 	}
 	return w.out.Write(p)
 }
+
+func (w *wireWriter) status() int { return w.code }
 
 func (w *wireWriter) reset() {
 	w.h, w.sent, w.code = nil, nil, 0
