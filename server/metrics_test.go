@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/keygate/keygate/internal/offheap"
 	"github.com/keygate/keygate/server"
 )
 
@@ -28,6 +29,7 @@ var metricTypes = map[string]dto.MetricType{
 	"keygate_limiters_in_memory":            dto.MetricType_GAUGE,
 	"keygate_sessions_in_memory":            dto.MetricType_GAUGE,
 	"keygate_database_size_bytes":           dto.MetricType_GAUGE,
+	"keygate_offheap_mapped_bytes":          dto.MetricType_GAUGE,
 }
 
 // scraped is one scrape, parsed by Prometheus's own parser.
@@ -187,6 +189,25 @@ func TestMetrics_Counts(t *testing.T) {
 	}
 	if v := got.value("keygate_database_size_bytes"); v <= 0 {
 		t.Errorf("keygate_database_size_bytes = %v", v)
+	}
+}
+
+// The off-heap gauge reads what the process holds mapped, which the Go
+// runtime's own figures leave out.
+func TestMetrics_OffheapMapped(t *testing.T) {
+	ts := newTestServer(t, withMetrics)
+	var a offheap.Arena
+	defer a.ReleaseAll()
+	a.Block(1 << 20)
+	got, want := scrape(t, ts).value("keygate_offheap_mapped_bytes"), float64(offheap.Mapped())
+	if got != want {
+		t.Fatalf("keygate_offheap_mapped_bytes = %v, want %v", got, want)
+	}
+	if server.RaceEnabled {
+		return // every block is on the heap
+	}
+	if got < 1<<20 {
+		t.Fatalf("keygate_offheap_mapped_bytes = %v with a 1 MiB block mapped", got)
 	}
 }
 

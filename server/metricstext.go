@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/keygate/keygate/internal/offheap"
 )
 
 // MetricsHandler returns the handler that writes the Server's metrics in
@@ -15,8 +17,8 @@ import (
 // lock a request needs.
 //
 // Counters count from the start of the process. The gauges (keys,
-// limiters and sessions held in memory, database size) are read at each
-// scrape.
+// limiters and sessions held in memory, off-heap memory, database size)
+// are read at each scrape.
 func (s *Server) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var t textWriter
@@ -91,6 +93,10 @@ func (s *Server) writeGauges(t *textWriter) {
 	t.help("keygate_sessions_in_memory", "gauge", "Browser and API sessions held in memory.")
 	t.sample("keygate_sessions_in_memory")
 	t.int(s.sessions.len())
+	t.help("keygate_offheap_mapped_bytes", "gauge",
+		"Memory mapped outside the Go heap for in-memory tables; GOMEMLIMIT and the Go runtime's figures leave it out.")
+	t.sample("keygate_offheap_mapped_bytes")
+	t.int(offheap.Mapped())
 	t.help("keygate_database_size_bytes", "gauge", "Size of the database file.")
 	if info, err := os.Stat(s.db.Path()); err == nil {
 		t.sample("keygate_database_size_bytes")

@@ -2,6 +2,9 @@
 
 package offheap
 
+// mapping: this build maps none.
+const mapping = false
+
 // mapBlock maps nothing here: on other platforms, and under the race
 // detector (which watches only Go memory), every block comes from the Go
 // heap.

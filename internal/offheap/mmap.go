@@ -4,6 +4,9 @@ package offheap
 
 import "syscall"
 
+// mapping: this build maps blocks.
+const mapping = true
+
 // mapBlock maps n zeroed bytes outside the Go heap, or returns nil (the
 // caller then falls back to the heap).
 func mapBlock(n int) []byte {

@@ -12,8 +12,21 @@ package offheap
 import (
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
+
+// mapped is the size of every block mapped and not yet unmapped, by every
+// Arena in the process. The runtime does not see these bytes: neither
+// GOMEMLIMIT nor runtime.MemStats counts them, so an operator sizing
+// memory needs them from here.
+var mapped atomic.Int64
+
+// Mapped returns how many bytes the process holds in blocks mapped
+// outside the Go heap. A block is counted whole from the moment it is
+// mapped, though the kernel makes a page resident only once it is
+// touched.
+func Mapped() int64 { return mapped.Load() }
 
 // Arena hands out blocks and remembers the mapped ones, so they can be
 // given back one by one or all at once. The zero value is ready to use;
@@ -39,6 +52,7 @@ func (a *Arena) Block(n int) []byte {
 			}
 			a.mapped[&b[0]] = b
 			a.mu.Unlock()
+			mapped.Add(int64(len(b)))
 			return b
 		}
 	}
@@ -55,6 +69,7 @@ func (a *Arena) Release(b []byte) {
 	a.mu.Unlock()
 	if ok {
 		unmapBlock(m)
+		mapped.Add(-int64(len(m)))
 	}
 }
 
@@ -67,6 +82,7 @@ func (a *Arena) ReleaseAll() {
 	defer a.mu.Unlock()
 	for p, b := range a.mapped {
 		unmapBlock(b)
+		mapped.Add(-int64(len(b)))
 		delete(a.mapped, p)
 	}
 }

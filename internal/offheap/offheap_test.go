@@ -53,6 +53,32 @@ func TestArena_ReleaseAll(t *testing.T) {
 	}
 }
 
+// Mapped counts a block from its mapping to its release, by Release or
+// ReleaseAll, and a block from the heap not at all.
+func TestMapped(t *testing.T) {
+	var a Arena
+	before := Mapped()
+	check := func(when string, want int) {
+		t.Helper()
+		if !mapping {
+			want = 0 // every block is on the heap
+		}
+		if got := Mapped() - before; got != int64(want) {
+			t.Fatalf("%s: Mapped grew by %d, want %d", when, got, want)
+		}
+	}
+	small := a.Block(mapMin - 1)
+	check("a small block", 0)
+	big, bigger := a.Block(2*mapMin), a.Block(5*mapMin+3)
+	check("two large blocks", len(big)+len(bigger))
+	a.Release(big)
+	check("one released", len(bigger))
+	a.Release(small)
+	check("the small one released", len(bigger))
+	a.ReleaseAll()
+	check("all released", 0)
+}
+
 // HoldsPointers tells the types the GC must see from those it need not.
 func TestHoldsPointers(t *testing.T) {
 	type flat struct {
