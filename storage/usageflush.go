@@ -70,9 +70,10 @@ type flushScratch struct {
 	// vals holds the values put, in valsMem if mem is set; bbolt needs
 	// them until the commit, so a block they outgrow is retired, and
 	// given back only then (see done).
-	vals    []byte
-	valsMem []byte
-	retired [][]byte
+	vals      []byte
+	valsMem   []byte
+	valsRoomy patience
+	retired   [][]byte
 }
 
 // maxBatchNames bounds the bytes of lineage in one batch, so that
@@ -263,7 +264,8 @@ func (s *flushScratch) room(vals []byte, n int) []byte {
 }
 
 // done gives back what the flush that ended no longer needs: the blocks
-// vals outgrew, and vals' own if it is far larger than the flush needed.
+// vals outgrew, and vals' own once it has been far larger than flushes
+// needed for scratchPatience of them.
 // bbolt holds the values until the transaction ends: done must follow it.
 func (s *flushScratch) done() {
 	for _, b := range s.retired {
@@ -271,7 +273,7 @@ func (s *flushScratch) done() {
 	}
 	clear(s.retired)
 	s.retired = s.retired[:0]
-	if s.valsMem != nil && tooRoomy(len(s.valsMem), len(s.vals)) {
+	if s.valsMem != nil && s.valsRoomy.over(tooRoomy(len(s.valsMem), len(s.vals))) {
 		s.mem.Release(s.valsMem)
 		s.vals, s.valsMem = nil, nil
 	}

@@ -180,14 +180,67 @@ func TestFlush_ScratchBlocks(t *testing.T) {
 		t.Fatalf("after a large flush: %d blocks retired, room for %d entries and %d bytes of values; want 0 and them kept",
 			len(s.retired), cap(s.sorted.items), cap(s.vals))
 	}
+	// Small flushes keep the large blocks for scratchPatience flushes, so
+	// that busy and quiet seconds in turn do not map them again and again;
+	// then they give them back.
 	small := big[:2]
-	small[0].Count, small[1].Count = 1e6, 2e6
-	if err := db.Flush(ctx, Batch{Usage: small}); err != nil {
-		t.Fatal(err)
+	sorted, vals := &s.sorted.items[0], &s.vals[:1][0]
+	const quiet = 10 // seconds of few requests between two busy ones
+	for i := range quiet {
+		small[0].Count, small[1].Count = 1e6+int64(i), 2e6+int64(i)
+		if err := db.Flush(ctx, Batch{Usage: small}); err != nil {
+			t.Fatal(err)
+		}
+		if &s.sorted.items[0] != sorted || &s.vals[:1][0] != vals {
+			t.Fatalf("small flush %d of %d moved the entries or values", i+1, quiet)
+		}
 	}
 	check(big)
+	for i := range big {
+		big[i].Count += 10
+	}
+	if err := db.Flush(ctx, Batch{Usage: big}); err != nil { // a busy second: its blocks are still there
+		t.Fatal(err)
+	}
+	if &s.sorted.items[0] != sorted || &s.vals[:1][0] != vals {
+		t.Fatal("a large flush after small ones mapped new blocks")
+	}
+	for range scratchPatience {
+		small[0].Count++
+		if err := db.Flush(ctx, Batch{Usage: small}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(big[2:])
 	if c := cap(s.sorted.items); c*sizeOf[usageEntry]() > scratchKeep {
-		t.Errorf("after a small flush, room for %d entries kept", c)
+		t.Errorf("after %d small flushes, room for %d entries kept", scratchPatience, c)
+	}
+	if c := cap(s.vals); c > scratchKeep {
+		t.Errorf("after %d small flushes, room for %d bytes of values kept", scratchPatience, c)
+	}
+}
+
+// patience gives a block back only once it was too roomy for
+// scratchPatience flushes in a row.
+func TestPatience(t *testing.T) {
+	var p patience
+	for i := range 3 * scratchPatience {
+		roomy := i%scratchPatience != scratchPatience/2 // one flush in each stretch needs the room
+		if p.over(roomy) {
+			t.Fatalf("flush %d gave the block back, with a flush that needed it %d flushes before", i, i%scratchPatience-scratchPatience/2)
+		}
+	}
+	p = 0
+	for i := 1; i < scratchPatience; i++ {
+		if p.over(true) {
+			t.Fatalf("gave the block back after %d roomy flushes", i)
+		}
+	}
+	if !p.over(true) {
+		t.Fatalf("kept the block after %d roomy flushes", scratchPatience)
+	}
+	if p.over(true) {
+		t.Fatal("the count did not start again once the block was given back")
 	}
 }
 
