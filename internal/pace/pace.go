@@ -11,8 +11,9 @@
 //
 // A Pacer therefore sleeps after each slice of work, but only while the
 // server is busy: an idle server's job runs flat out, checking now and
-// then whether requests have started arriving. It stops pausing at a
-// deadline, so a job never lags more than that behind.
+// then whether requests have started arriving. Past a deadline it pauses
+// less, so a job never lags far behind, but it still never holds the
+// processor for more than a slice.
 package pace
 
 import "time"
@@ -23,6 +24,11 @@ import "time"
 const (
 	Slice = 100 * time.Microsecond // work between two pauses
 	Pause = 500 * time.Microsecond // one pause, while the server is busy
+	// LatePause is a pause past the deadline: the job catches up with
+	// half the processor, in slices no longer than before. Running flat
+	// out instead held every request in flight for the scheduler's 10 ms
+	// preemption slice, several times a flush.
+	LatePause = Slice
 	// Probe is the most work an idle server's job does between two pauses
 	// that look for requests. An idle server sleeps the shortest time the
 	// runtime can (about a millisecond), so each probe costs that much;
@@ -32,35 +38,43 @@ const (
 	firstProbe = time.Millisecond
 	// checkEvery is how many ticks pass between two readings of the clock.
 	checkEvery = 32
-	// idleAfter is how many pauses in a row must see no request finish
-	// before the server counts as idle. One is not enough: a busy server
-	// sometimes finishes nothing in one pause (its clients are all
-	// between two requests), and a job that then ran flat out held up
-	// every request for a whole probe.
-	idleAfter = 3
+	// IdleAfter is how long no request must finish before the server
+	// counts as idle. A busy server can finish none for several
+	// milliseconds: its clients may all be between two requests, and the
+	// runtime's background sweeper, which yields only to goroutines that
+	// are already runnable, keeps the processor from the network poller
+	// until sysmon polls, up to 10 ms later (go.dev/issue/56060). A job
+	// that took such a gap for idleness ran in probes of 1 to 10 ms,
+	// holding up every request in flight.
+	IdleAfter = 20 * time.Millisecond
 )
 
 // A Pacer paces one run of a job. Make one per run with New; it is not
 // safe for concurrent use.
 type Pacer struct {
 	served func() uint64 // moves whenever the server finishes a request
-	until  time.Time     // after this it no longer pauses
+	until  time.Time     // after this it pauses only LatePause
 	now    func() time.Time
 	sleep  func(time.Duration)
 
 	ticks int
 	since time.Time     // the end of the last pause
-	quiet int           // pauses in a row in which no request finished
+	last  uint64        // served, as last read
+	moved time.Time     // when served was last seen to move, or the start
 	every time.Duration // the work between two probes, while idle
 }
 
-// New returns a Pacer for a job that starts now and must not be held back
-// past within. served counts the requests the server has finished; nil
-// gives a Pacer that never pauses.
+// New returns a Pacer for a job that starts now and should not be held
+// back much past within. served counts the requests the server has
+// finished; nil gives a Pacer that never pauses.
 func New(served func() uint64, within time.Duration) *Pacer {
 	now := time.Now()
-	return &Pacer{served: served, until: now.Add(within), now: time.Now, sleep: time.Sleep,
-		since: now, every: firstProbe}
+	p := &Pacer{served: served, until: now.Add(within), now: time.Now, sleep: time.Sleep,
+		since: now, moved: now, every: firstProbe}
+	if served != nil {
+		p.last = served()
+	}
+	return p
 }
 
 // Tick marks one small unit of work (a record, a blob) done. It pauses
@@ -75,19 +89,30 @@ func (p *Pacer) Tick() {
 	}
 	p.ticks = 0
 	now := p.now()
+	p.observe(now)
 	worked := now.Sub(p.since)
-	if worked < Slice || now.After(p.until) || (p.quiet >= idleAfter && worked < p.every) {
+	idle := now.Sub(p.moved) >= IdleAfter
+	if worked < Slice || (idle && worked < p.every) {
 		return
 	}
-	before := p.served()
-	p.sleep(Pause)
-	switch {
-	case p.served() != before:
-		p.quiet, p.every = 0, firstProbe
-	case p.quiet < idleAfter:
-		p.quiet++
-	default:
+	pause := Pause
+	if now.After(p.until) {
+		pause = LatePause
+	}
+	p.sleep(pause)
+	p.since = p.now()
+	if !p.observe(p.since) && idle {
 		p.every = min(2*p.every, Probe)
 	}
-	p.since = p.now()
+}
+
+// observe reads served at now and reports whether it moved since the
+// last reading; a move makes the server busy.
+func (p *Pacer) observe(now time.Time) bool {
+	n := p.served()
+	if n == p.last {
+		return false
+	}
+	p.last, p.moved, p.every = n, now, firstProbe
+	return true
 }

@@ -12,6 +12,9 @@ type fakeServer struct {
 	served uint64
 	busy   bool
 	sleeps int
+	pauses []time.Duration // each sleep's length
+	woke   time.Time       // the end of the last sleep
+	most   time.Duration   // the longest work between two sleeps
 }
 
 // pacer returns a Pacer on s's clock for a job that may be held back for
@@ -21,12 +24,15 @@ func (s *fakeServer) pacer(within time.Duration) *Pacer {
 	p.now = func() time.Time { return s.clock }
 	p.sleep = func(d time.Duration) {
 		s.sleeps++
+		s.pauses = append(s.pauses, d)
+		s.most = max(s.most, s.clock.Sub(s.woke))
 		s.clock = s.clock.Add(d)
+		s.woke = s.clock
 		if s.busy {
 			s.served += 3
 		}
 	}
-	p.since, p.until = s.clock, s.clock.Add(within)
+	p.since, p.moved, p.until, s.woke = s.clock, s.clock, s.clock.Add(within), s.clock
 	return p
 }
 
@@ -55,10 +61,16 @@ func TestPacer_IdleServerOnlyProbes(t *testing.T) {
 	s := &fakeServer{clock: time.Unix(1000, 0)}
 	p := s.pacer(time.Minute)
 	s.work(p, 100*time.Millisecond, time.Microsecond)
-	// The first idleAfter pauses find the server idle; then probes after
-	// 1, 2, 4, 8 ms of work, then one every Probe.
-	if want := idleAfter + 4 + int((100*time.Millisecond-15*time.Millisecond)/Probe); s.sleeps < want-2 || s.sleeps > want+1 {
+	// For IdleAfter it paces as if busy, a slice of work a pause; then
+	// it probes after 1, 2, 4, 8 ms of work, then one every Probe.
+	busy := int(IdleAfter / (Slice + checkEvery*time.Microsecond + Pause))
+	worked := time.Duration(busy) * Slice
+	want := busy + 4 + int((100*time.Millisecond-worked-15*time.Millisecond)/Probe)
+	if s.sleeps < want-3 || s.sleeps > want+3 {
 		t.Errorf("%d pauses in 100ms of work on an idle server, want about %d", s.sleeps, want)
+	}
+	if s.most < Probe {
+		t.Errorf("the longest work between pauses on an idle server was %v, want %v", s.most, Probe)
 	}
 }
 
@@ -75,29 +87,54 @@ func TestPacer_BecomesBusy(t *testing.T) {
 	}
 }
 
-// A busy server that finishes nothing in one pause is still busy.
-func TestPacer_OneQuietPauseIsNotIdle(t *testing.T) {
-	s := &fakeServer{clock: time.Unix(1000, 0), busy: true}
-	p := s.pacer(time.Minute)
-	s.work(p, 10*time.Millisecond, time.Microsecond)
-	s.busy = false
-	before := s.sleeps
-	s.work(p, 2*Slice, time.Microsecond) // one pause, in which nothing finishes
-	s.busy = true
-	s.work(p, 10*time.Millisecond, time.Microsecond)
-	if got, least := s.sleeps-before, int(10*time.Millisecond/Slice)*2/3; got < least {
-		t.Errorf("%d pauses in 10ms of work after one quiet pause, want at least %d", got, least)
+// A busy server that finishes nothing for a while shorter than IdleAfter
+// is still busy: the job keeps to its slices. Such gaps happen when the
+// runtime's sweeper keeps the network poller from running.
+func TestPacer_ShortGapIsNotIdle(t *testing.T) {
+	for _, gap := range []time.Duration{Slice, 2 * Pause, 10 * time.Millisecond, IdleAfter - 2*(Slice+Pause)} {
+		s := &fakeServer{clock: time.Unix(1000, 0), busy: true}
+		p := s.pacer(time.Minute)
+		s.work(p, 10*time.Millisecond, time.Microsecond)
+		s.busy = false
+		gapEnd := s.clock.Add(gap)
+		for s.clock.Before(gapEnd) {
+			s.work(p, time.Microsecond, time.Microsecond)
+		}
+		s.busy = true
+		s.work(p, 10*time.Millisecond, time.Microsecond)
+		if limit := Slice + checkEvery*time.Microsecond; s.most > limit {
+			t.Errorf("gap %v: %v of work between two pauses, want at most %v", gap, s.most, limit)
+		}
 	}
 }
 
-func TestPacer_StopsPausingAtTheDeadline(t *testing.T) {
+// Past the deadline the job still pauses after every slice, only for
+// less time: it catches up without holding the processor.
+func TestPacer_PausesLessPastTheDeadline(t *testing.T) {
 	s := &fakeServer{clock: time.Unix(1000, 0), busy: true}
 	p := s.pacer(10 * time.Millisecond)
-	s.work(p, 200*time.Millisecond, time.Microsecond)
+	s.work(p, 60*time.Millisecond, time.Microsecond)
+	var long, short int
+	for _, d := range s.pauses {
+		switch d {
+		case Pause:
+			long++
+		case LatePause:
+			short++
+		default:
+			t.Fatalf("a pause of %v", d)
+		}
+	}
 	// Pauses move the clock too, so the deadline comes after fewer than
 	// 10ms/(Slice+Pause) of them.
-	if limit := int(10 * time.Millisecond / (Slice + Pause)); s.sleeps == 0 || s.sleeps > limit {
-		t.Errorf("%d pauses with a 10ms deadline, want between 1 and %d", s.sleeps, limit)
+	if limit := int(10 * time.Millisecond / (Slice + Pause)); long == 0 || long > limit+1 {
+		t.Errorf("%d full pauses before a 10ms deadline, want between 1 and %d", long, limit+1)
+	}
+	if slices := int(60 * time.Millisecond / Slice); long+short < slices*2/3 {
+		t.Errorf("%d pauses in 60ms of work, want about %d", long+short, slices)
+	}
+	if limit := Slice + checkEvery*time.Microsecond; s.most > limit {
+		t.Errorf("%v of work between two pauses, want at most %v", s.most, limit)
 	}
 }
 
