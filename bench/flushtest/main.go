@@ -254,6 +254,20 @@ func serve(ctx context.Context, db *storage.DB, raws []string, o options, stdout
 	if err != nil {
 		return err
 	}
+	// Quiet or flushing, the process holds the same memory, so that only
+	// the flushing differs and not what the collector marks and sweeps:
+	// the server knows every key, as one that writes this many counters
+	// a second does, and the batch is built either way. The key records
+	// it is built from are let go; the server keeps none of them. Their
+	// first use is written now, not in the measured window.
+	if err := useKeys(srv, raws); err != nil {
+		return err
+	}
+	if err := srv.Flush(ctx); err != nil {
+		return err
+	}
+	all := batch(keys, time.Now().UnixNano()/int64(time.Millisecond), time.Now(), true)
+	keys = nil
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
@@ -265,7 +279,7 @@ func serve(ctx context.Context, db *storage.DB, raws []string, o options, stdout
 	if !o.pace {
 		pace = func() func() { return nil }
 	}
-	go func() { flushed <- flushEvery(ctx, db, pace, keys, o.every, o.lastUsedEvery) }()
+	go func() { flushed <- flushEvery(ctx, db, pace, all, o.every, o.lastUsedEvery) }()
 	if o.trace != "" {
 		go traceWindow(ctx, o.trace, 3*time.Second, 3*time.Second)
 	}
@@ -294,23 +308,24 @@ func writeHeapProfile(path string, srv *server.Server) error {
 	return f.Close()
 }
 
-// flushEvery writes a batch of keys every interval until ctx is done, and
-// returns how long each write took. Each batch holds the keys' counters;
-// the first, and then one every lastUsedEvery, holds their last-used
-// times too, as keygate's flusher writes a time once it moved a minute.
-// Like keygate's flusher, it keeps its batch's arrays from one flush to
-// the next, and paces each flush with pace (Server.Pace).
-func flushEvery(ctx context.Context, db *storage.DB, pace func() func(), keys []storage.APIKey, every, lastUsedEvery time.Duration) []time.Duration {
+// flushEvery writes all every interval until ctx is done, and returns how
+// long each write took. Each batch holds all's counters, each one higher
+// than before; the first, and then one every lastUsedEvery, holds its
+// last-used times too, as keygate's flusher writes a time once it moved a
+// minute. Like keygate's flusher, it keeps its batch's arrays from one
+// flush to the next, and paces each flush with pace (Server.Pace). With
+// no interval it writes nothing, but holds all until ctx is done.
+func flushEvery(ctx context.Context, db *storage.DB, pace func() func(), all storage.Batch, every, lastUsedEvery time.Duration) []time.Duration {
 	if every <= 0 {
 		<-ctx.Done()
+		runtime.KeepAlive(all)
 		return nil
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	count := time.Now().UnixNano() / int64(time.Millisecond)
+	count := time.Now().UnixNano() / int64(time.Millisecond) // above what the warm-up wrote
 	var ds []time.Duration
 	var lastUsedAt time.Time
-	all := batch(keys, count, time.Now(), true)
 	for {
 		select {
 		case <-ctx.Done():
