@@ -87,9 +87,9 @@ stop() { # stop PID: SIGTERM, wait up to 15 s, then SIGKILL
 	kill -9 "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 }
-wait_ready() { # wait_ready URL: up to 10 s for 200 from URL
-	local i
-	for i in $(seq 2000); do
+wait_ready() { # wait_ready URL [SECONDS]: up to SECONDS (10) for 200 from URL
+	local until=$((EPOCHSECONDS + ${2:-10})) # bash 5: no fork a try
+	while [ "$EPOCHSECONDS" -lt "$until" ]; do
 		curl -fso /dev/null --max-time 1 "$1" && return 0
 		sleep 0.005
 	done
@@ -272,7 +272,7 @@ if [ "$SCALE_USERS" -gt 0 ]; then
 			start flushtest "$WORK/flushtest" serve -db "$WORK/scale.db" -keys "$WORK/active.txt" \
 				-n "$ACTIVE" -addr "127.0.0.1:$FLUSH_PORT" -every "$every" -for "$((DURATION + 30))s"
 			FT_PID=$PID
-			wait_ready "http://127.0.0.1:$FLUSH_PORT/healthz"
+			wait_ready "http://127.0.0.1:$FLUSH_PORT/healthz" 60 # it warms 100,000 keys first
 			side=quiet
 			[ "$every" = 0 ] || side=flushing
 			KG_AUTH="Bearer $ONE_KEY" wrkrun flush "$side" "$r" "http://127.0.0.1:$FLUSH_PORT"

@@ -285,7 +285,7 @@ func serve(ctx context.Context, db *storage.DB, raws []string, o options, stdout
 	}
 	err = srv.Serve(ctx, ln)
 	ds := <-flushed
-	fmt.Fprintf(stdout, "serve flush n=%d every=%s %s\n", len(keys), o.every, summary(ds))
+	fmt.Fprintf(stdout, "serve flush n=%d every=%s %s\n", len(all.Usage), o.every, summary(ds))
 	if err != nil || o.memprofile == "" {
 		return err
 	}
