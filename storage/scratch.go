@@ -16,7 +16,7 @@ import (
 // Bounds on what a scratch array keeps: it gives back a block that had
 // over scratchSlack times the room asked for, unless the block is under
 // scratchKeep bytes, scratchPatience flushes in a row. A burst flush
-// therefore does not pin its memory for good, nor does a quiet second
+// therefore does not pin its memory for long, nor do a few quiet seconds
 // give up a busy second's block. Giving it back at once did: a busy
 // server's flushes alternating with small ones mapped, faulted in and
 // copied several MB again each busy second, ~15 ms of unpaced work in a
@@ -24,7 +24,7 @@ import (
 const (
 	scratchSlack    = 4
 	scratchKeep     = 64 << 10
-	scratchPatience = 60 // about a minute of the flusher's seconds
+	scratchPatience = 10 // about ten seconds of the flusher's
 )
 
 // scratchArray is an array of T, which must hold no pointer, in a block

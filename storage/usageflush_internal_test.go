@@ -185,7 +185,7 @@ func TestFlush_ScratchBlocks(t *testing.T) {
 	// then they give them back.
 	small := big[:2]
 	sorted, vals := &s.sorted.items[0], &s.vals[:1][0]
-	const quiet = 10 // seconds of few requests between two busy ones
+	const quiet = 5 // seconds of few requests between two busy ones
 	for i := range quiet {
 		small[0].Count, small[1].Count = 1e6+int64(i), 2e6+int64(i)
 		if err := db.Flush(ctx, Batch{Usage: small}); err != nil {
