@@ -88,7 +88,7 @@ stop() { # stop PID: SIGTERM, wait up to 15 s, then SIGKILL
 	wait "$1" 2>/dev/null || true
 }
 wait_ready() { # wait_ready URL [SECONDS]: up to SECONDS (10) for 200 from URL
-	local until=$((EPOCHSECONDS + ${2:-10})) # bash 5: no fork a try
+	local until=$((EPOCHSECONDS + ${2:-10})) # EPOCHSECONDS (bash 5) costs no fork per try
 	while [ "$EPOCHSECONDS" -lt "$until" ]; do
 		curl -fso /dev/null --max-time 1 "$1" && return 0
 		sleep 0.005

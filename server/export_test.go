@@ -3,6 +3,3 @@ package server
 // WaitKeyFilter blocks until s has loaded the hashes of the stored keys,
 // or failed to: only then is an unknown key refused without the store.
 func (s *Server) WaitKeyFilter() { <-s.known.done }
-
-// RaceEnabled is raceEnabled, for the external tests.
-const RaceEnabled = raceEnabled

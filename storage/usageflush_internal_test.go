@@ -227,7 +227,7 @@ func TestPatience(t *testing.T) {
 	for i := range 3 * scratchPatience {
 		roomy := i%scratchPatience != scratchPatience/2 // one flush in each stretch needs the room
 		if p.over(roomy) {
-			t.Fatalf("flush %d gave the block back, with a flush that needed it %d flushes before", i, i%scratchPatience-scratchPatience/2)
+			t.Fatalf("flush %d gave the block back, though one of the last %d needed it", i, scratchPatience)
 		}
 	}
 	p = 0

@@ -2,8 +2,9 @@
 
 package offheap
 
-// mapping: this build maps none.
-const mapping = false
+// Maps reports whether this build maps large blocks outside the Go heap:
+// not under the race detector, nor where mmap is missing.
+const Maps = false
 
 // mapBlock maps nothing here: on other platforms, and under the race
 // detector (which watches only Go memory), every block comes from the Go

@@ -4,8 +4,9 @@ package offheap
 
 import "syscall"
 
-// mapping: this build maps blocks.
-const mapping = true
+// Maps reports whether this build maps large blocks outside the Go heap:
+// not under the race detector, nor where mmap is missing.
+const Maps = true
 
 // mapBlock maps n zeroed bytes outside the Go heap, or returns nil (the
 // caller then falls back to the heap).

@@ -60,7 +60,7 @@ func TestMapped(t *testing.T) {
 	before := Mapped()
 	check := func(when string, want int) {
 		t.Helper()
-		if !mapping {
+		if !Maps {
 			want = 0 // every block is on the heap
 		}
 		if got := Mapped() - before; got != int64(want) {
