@@ -311,6 +311,12 @@ func TestFlush_LetsLargeLastUsedGo(t *testing.T) {
 	}
 }
 
+// countingPacer counts what a flush paces.
+type countingPacer struct{ ticks, steps int }
+
+func (c *countingPacer) Tick() { c.ticks++ }
+func (c *countingPacer) Step() { c.steps++ }
+
 // Every step of a flush paces itself, about once a key or more: draining
 // the limiter and the last-used times, writing, and evicting. On one core
 // a step that did not would hold up every request for its whole length
@@ -319,15 +325,21 @@ func TestFlush_Paces(t *testing.T) {
 	const n = 300
 	f := newFlushFixture(t, n)
 	f.now = f.now.Add(2 * time.Minute) // every last-used time is due
-	ticks := 0
-	f.s.pace = func() func() { return func() { ticks++ } }
+	c := &countingPacer{}
+	f.s.pace = func() pacer { return c }
 	if err := f.s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// Draining counts (every 64), last-used times (each), grouping and
 	// writing counts (each, twice), checking and writing times (each, twice).
-	if want := n/64 + n + 2*n + 2*n; ticks < want {
-		t.Errorf("a flush of %d keys paced %d times, want at least %d", n, ticks, want)
+	if want := n/64 + n + 2*n + 2*n; c.ticks < want {
+		t.Errorf("a flush of %d keys paced %d times, want at least %d", n, c.ticks, want)
+	}
+	// Evicting walks the limiter's shards and the key cache's, each a
+	// large unit of work: a Tick each let 32 of them pass between two
+	// looks at the clock, milliseconds at 100,000 keys.
+	if c.steps < keyShards {
+		t.Errorf("a flush stepped %d times, want at least one a key cache shard (%d)", c.steps, keyShards)
 	}
 	for _, k := range f.keys {
 		if c, err := f.s.db.UsageCount(context.Background(), k.Lineage, f.now); err != nil || c != 1 {

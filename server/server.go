@@ -128,7 +128,7 @@ type Server struct {
 
 	flushMu   sync.Mutex    // guards pending and lastPrune, and serialises Flush
 	pending   storage.Batch // what the last failed flush could not write
-	pace      func() func() // Pace; tests count what a flush paces
+	pace      func() pacer  // newPacer; tests count what a flush paces
 	lastPrune time.Time
 }
 
@@ -152,7 +152,7 @@ func New(cfg Config, db *storage.DB, tokens *auth.Tokens, passwords *auth.Hasher
 		requestIDs: newRequestIDs(),
 		metrics:    newMetrics(),
 	}
-	s.pace = s.Pace
+	s.pace = func() pacer { return s.newPacer() }
 	s.limits = limiter.New(limiter.Options{IdleTTL: cfg.IdleTTL, Load: s.loadUsage})
 	s.loginLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.LoginPerMinute, Period: time.Minute})
 	s.signupLimit = limiter.NewThrottle(limiter.ThrottleOptions{PerPeriod: cfg.SignupPerHour, Period: time.Hour})
@@ -234,8 +234,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // While the server is answering requests it sleeps now and then, so that
 // on one core requests are not held up behind the job (see
 // internal/pace); it holds a run back for at most half the flush interval.
-func (s *Server) Pace() func() {
-	return pace.New(s.metrics.served.Load, s.cfg.FlushInterval/2).Tick
+func (s *Server) Pace() func() { return s.newPacer().Tick }
+
+func (s *Server) newPacer() *pace.Pacer {
+	return pace.New(s.metrics.served.Load, s.cfg.FlushInterval/2)
+}
+
+// pacer paces one flush: Tick after each small unit of its work (a
+// record), Step after each large one (a shard walked); see internal/pace.
+type pacer interface {
+	Tick()
+	Step()
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, lets

@@ -138,9 +138,29 @@ func TestPacer_PausesLessPastTheDeadline(t *testing.T) {
 	}
 }
 
+// A job of large units, each a good part of a slice, still pauses after
+// every slice when it marks them with Step; with Tick, checkEvery units
+// would pass between two looks at the clock.
+func TestPacer_StepLooksAtTheClockEveryUnit(t *testing.T) {
+	const unit = 40 * time.Microsecond
+	s := &fakeServer{clock: time.Unix(1000, 0), busy: true}
+	p := s.pacer(time.Minute)
+	for range 250 {
+		s.clock = s.clock.Add(unit)
+		p.Step()
+	}
+	if limit := Slice + unit; s.most > limit {
+		t.Errorf("%v of work between two pauses, want at most %v", s.most, limit)
+	}
+	if want := int(250 * unit / (Slice + unit)); s.sleeps < want {
+		t.Errorf("%d pauses in %v of work, want at least %d", s.sleeps, 250*unit, want)
+	}
+}
+
 func TestPacer_NilNeverPauses(t *testing.T) {
 	var p *Pacer
 	p.Tick() // no panic
+	p.Step()
 	// Without a counter of requests it never sleeps, however long the job.
 	s := &fakeServer{clock: time.Unix(1000, 0), busy: true}
 	q := s.pacer(time.Minute)
