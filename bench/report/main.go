@@ -330,19 +330,19 @@ func ms(us float64) string { return strconv.FormatFloat(us/1000, 'f', 2, 64) }
 
 func (in inputs) writeTable(w io.Writer, scs []scenario) {
 	fmt.Fprintf(w, "## Scenarios\n\nMedians of %s runs each, keygate and baseline alternating. Latencies in ms.\n\n", in.roundsText())
-	fmt.Fprintf(w, "| scenario | keygate | compared with | keygate req/s | baseline req/s | ratio | keygate p50 / p99 | baseline p50 / p99 |\n")
-	fmt.Fprintf(w, "|---|---|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| scenario | keygate | compared with | keygate req/s | baseline req/s | ratio | ratio per round | keygate p50 / p99 | baseline p50 / p99 |\n")
+	fmt.Fprintf(w, "|---|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range scs {
 		if !s.valid() {
-			fmt.Fprintf(w, "| %s | %s | %s | refused: %d unexpected answers | | | | |\n", s.name, s.what, s.against, s.kg.bad+s.base.bad)
+			fmt.Fprintf(w, "| %s | %s | %s | refused: %d unexpected answers | | | | | |\n", s.name, s.what, s.against, s.kg.bad+s.base.bad)
 			continue
 		}
 		base := ms(s.base.p50) + " / " + ms(s.base.p99)
 		if s.name == "login" {
 			base = "–"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.1f | %.1f | %.2f | %s / %s | %s |\n",
-			s.name, s.what, s.against, s.kg.rps, s.base.rps, s.ratio(), ms(s.kg.p50), ms(s.kg.p99), base)
+		fmt.Fprintf(w, "| %s | %s | %s | %.1f | %.1f | %.2f | %s | %s / %s | %s |\n",
+			s.name, s.what, s.against, s.kg.rps, s.base.rps, s.ratio(), in.roundRatios(s.name), ms(s.kg.p50), ms(s.kg.p99), base)
 	}
 	fmt.Fprintln(w)
 }
@@ -450,6 +450,21 @@ func (in inputs) flushP99Raise() (float64, bool) {
 	return median(ratios) - 1, true
 }
 
+// roundRatios lists keygate's requests/s over the baseline's for each
+// round of a scenario, the two runs of a round being next to each other
+// in time: a host whose speed drifts during a scenario shows as rounds
+// that disagree, which the medians alone hide.
+func (in inputs) roundRatios(scenario string) string {
+	kg, base := in.sideRuns(scenario, "keygate"), in.sideRuns(scenario, "baseline")
+	var out []string
+	for i := 0; i < len(kg) && i < len(base); i++ {
+		if base[i].rps > 0 {
+			out = append(out, strconv.FormatFloat(kg[i].rps/base[i].rps, 'f', 2, 64))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // sideRuns returns the runs of one side of a scenario in run order.
 func (in inputs) sideRuns(scenario, name string) []wrkRun {
 	var out []wrkRun
@@ -533,7 +548,9 @@ func (in inputs) writeMethod(w io.Writer) {
 
 - Both servers run all the time, pinned to CPU 0; wrk runs with one thread pinned to CPU 1, with the
   same script (`+"`bench/wrk.lua`"+`), headers, connections and duration for keygate and the baseline.
-  Each scenario alternates keygate and baseline runs; the table shows medians.
+  Each scenario alternates keygate and baseline runs; the table shows medians, and the ratio is of
+  the medians. The ratio per round divides each keygate run by the baseline run right after it: this
+  machine's speed drifts, and rounds that disagree show a scenario that ran during such a change.
 - The script counts answers by status in wrk's `+"`response`"+` hook. A scenario in which any request got
   an answer other than the expected one (2xx; 401 for `+"`reject`"+`; 429 for `+"`limited`"+`) or a socket error
   is reported as refused, with no throughput.
