@@ -69,16 +69,26 @@ func (s *Server) flush(ctx context.Context, all bool) error {
 	b.Usage = b.Usage[:0]
 	b.Keys = keepSmall(b.Keys)
 	b.Sessions = keepSmall(b.Sessions)
-	// A shard of either takes tens of microseconds at 100,000 keys: a
-	// step each, or 32 of them would pass between two looks at the clock.
-	s.limits.EvictPaced(now, p.Step)
-	s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano(), p.Step)
+	if now.Sub(s.lastEvict) >= s.evictEvery() {
+		s.lastEvict = now
+		// A shard of either takes tens of microseconds at 100,000 keys: a
+		// step each, or 32 of them would pass between two looks at the clock.
+		s.limits.EvictPaced(now, p.Step)
+		s.keys.evict(now.Add(-s.cfg.IdleTTL).UnixNano(), p.Step)
+	}
 	if now.Sub(s.lastPrune) >= time.Minute {
 		s.lastPrune = now
 		return s.prune(ctx, now)
 	}
 	return nil
 }
+
+// evictEvery is how often a flush lets idle keys and limiters go. It
+// walks every one held, under each shard's lock in turn: at a million
+// keys two walks cost tens of milliseconds, which every second would be
+// spent to find, nearly always, nothing idle for IdleTTL. An idle key
+// leaves at most this long after IdleTTL.
+func (s *Server) evictEvery() time.Duration { return min(time.Minute, s.cfg.IdleTTL/4) }
 
 // keptLastUsed is the largest array of last-used times a flush keeps for
 // the next batch.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/auth"
+	"github.com/keygate/keygate/internal/pace"
 	"github.com/keygate/keygate/limiter"
 	"github.com/keygate/keygate/storage"
 )
@@ -85,6 +86,51 @@ func TestFlush_EvictsIdleKeys(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("count of %s = %d, %v", k.ID, n, err)
 		}
+	}
+}
+
+// The flush each second walks the key cache and the limiter for idle
+// entries only every evictEvery: at a million keys a walk costs tens of
+// milliseconds, and an entry idle for IdleTTL can wait a minute more.
+func TestFlush_EvictsEveryFewFlushes(t *testing.T) {
+	f := newFlushFixture(t, 5)
+	ctx := context.Background()
+	c := &countingPacer{}
+	f.s.pace = func() pacer { return c }
+	flush := func() int {
+		t.Helper()
+		c.steps = 0
+		if err := f.s.flush(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		return c.steps
+	}
+	if n := flush(); n == 0 {
+		t.Fatal("the first flush walked nothing")
+	}
+	every := f.s.evictEvery()
+	for at := time.Second; at < every; at += time.Second {
+		f.now = f.now.Add(time.Second)
+		if n := flush(); n != 0 {
+			t.Fatalf("a flush %v after the last walk stepped %d times, want none", at, n)
+		}
+	}
+	f.now = f.now.Add(time.Second)
+	if n := flush(); n < keyShards {
+		t.Fatalf("a flush %v after the last walk stepped %d times, want a walk (%d)", every, n, keyShards)
+	}
+	// Unused from here on: gone once idle for IdleTTL, at the first walk
+	// after, at most evictEvery later.
+	f.now = f.now.Add(f.s.cfg.IdleTTL)
+	for range every / time.Second {
+		if f.s.keys.len() == 0 && f.s.limits.Len() == 0 {
+			break
+		}
+		f.now = f.now.Add(time.Second)
+		flush()
+	}
+	if f.s.keys.len() != 0 || f.s.limits.Len() != 0 {
+		t.Errorf("%v after IdleTTL: %d keys, %d limiters held; want 0", every, f.s.keys.len(), f.s.limits.Len())
 	}
 }
 
@@ -345,5 +391,33 @@ func TestFlush_Paces(t *testing.T) {
 		if c, err := f.s.db.UsageCount(context.Background(), k.Lineage, f.now); err != nil || c != 1 {
 			t.Fatalf("count of %s = %d, %v; want 1", k.ID, c, err)
 		}
+	}
+}
+
+// BenchmarkFlush_CachedKeys is the periodic flush, once a second, of a
+// server holding 100,000 keys and their limiters with nothing new to
+// write: what a busy server pays each second beyond writing its counts.
+func BenchmarkFlush_CachedKeys(b *testing.B) {
+	kdb := keyDBFor(b, memKeys)
+	s := newMemServer(b, kdb.db)
+	ctx, now, tiers := context.Background(), time.Now(), []string{"basic"}
+	s.now = func() time.Time { return now }
+	s.pace = func() pacer { return (*pace.Pacer)(nil) } // the work, not the pauses a busy server would add
+	for _, raw := range kdb.raws {
+		if v, err := s.verify(ctx, raw, tiers, now); err != nil || v.code != codeValid {
+			b.Fatalf("verify: %v %s", err, v.code)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		now = now.Add(time.Second)
+		if err := s.flush(ctx, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if s.keys.len() != memKeys {
+		b.Fatalf("%d keys held, want %d", s.keys.len(), memKeys)
 	}
 }

@@ -126,9 +126,10 @@ type Server struct {
 	now        func() time.Time
 	rand       io.Reader
 
-	flushMu   sync.Mutex    // guards pending and lastPrune, and serialises Flush
+	flushMu   sync.Mutex    // guards pending, lastEvict and lastPrune, and serialises Flush
 	pending   storage.Batch // what the last failed flush could not write
 	pace      func() pacer  // newPacer; tests count what a flush paces
+	lastEvict time.Time
 	lastPrune time.Time
 }
 
