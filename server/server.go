@@ -80,7 +80,7 @@ type Config struct {
 	Rand io.Reader        // source of keys and ids; nil: crypto/rand.Reader
 
 	FlushInterval   time.Duration // how often counters and last-used times are written; zero: 1s
-	IdleTTL         time.Duration // keys and limiters unused this long leave memory; zero: 10m
+	IdleTTL         time.Duration // keys and limiters unused this long leave memory (up to a minute later); zero: 10m
 	ShutdownTimeout time.Duration // how long Serve waits for requests to drain; zero: 10s
 }
 
