@@ -307,9 +307,11 @@ log "writing $OUT/BENCHMARKS.md and $OUT/bench/chart.svg"
 } >"$WORK/machine.tsv"
 # The raw results stay next to the report, so it can be made again:
 # go run ./bench/report -work bench/results -out . -active $ACTIVE
+# It is made from there too, so the chart's data and script written
+# beside them come from this run (made from $WORK, they went stale).
 mkdir -p "$OUT/bench/results"
 for f in results.tsv scale.tsv flush.out gobench.out machine.tsv; do
 	[ ! -f "$WORK/$f" ] || cp "$WORK/$f" "$OUT/bench/results/$f"
 done
-"$WORK/report" -work "$WORK" -out "$OUT" -active "$ACTIVE"
+"$WORK/report" -work "$OUT/bench/results" -out "$OUT" -active "$ACTIVE"
 log "done"

@@ -30,9 +30,9 @@ func (s *Server) runFlusher(ctx context.Context) {
 // then, at most once every evictEvery, lets idle keys and limiters leave
 // memory. A batch that fails to commit is kept and retried with the next
 // one, and nothing is evicted meanwhile, so a failure loses no counts.
-// About once a minute it also prunes expired sessions and old audit events. Run calls it last, at
-// shutdown; the periodic flusher writes a last-used time only once it is
-// due (see lastUseGranularity).
+// About once a minute it also prunes expired sessions and old audit
+// events. Run calls it last, at shutdown; the periodic flusher writes a
+// last-used time only once it is due (see lastUseGranularity).
 func (s *Server) Flush(ctx context.Context) error { return s.flush(ctx, true) }
 
 // flush is Flush; unless all, it leaves out last-used times not yet due.

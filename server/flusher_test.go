@@ -94,6 +94,7 @@ func TestFlush_EvictsIdleKeys(t *testing.T) {
 // milliseconds, and an entry idle for IdleTTL can wait a minute more.
 func TestFlush_EvictsEveryFewFlushes(t *testing.T) {
 	f := newFlushFixture(t, 5)
+	used := f.now // every key's last use
 	ctx := context.Background()
 	c := &countingPacer{}
 	f.s.pace = func() pacer { return c }
@@ -109,6 +110,9 @@ func TestFlush_EvictsEveryFewFlushes(t *testing.T) {
 		t.Fatal("the first flush walked nothing")
 	}
 	every := f.s.evictEvery()
+	if every > time.Minute {
+		t.Fatalf("evictEvery = %v; Config.IdleTTL promises eviction at most a minute late", every)
+	}
 	for at := time.Second; at < every; at += time.Second {
 		f.now = f.now.Add(time.Second)
 		if n := flush(); n != 0 {
@@ -119,18 +123,19 @@ func TestFlush_EvictsEveryFewFlushes(t *testing.T) {
 	if n := flush(); n < keyShards {
 		t.Fatalf("a flush %v after the last walk stepped %d times, want a walk (%d)", every, n, keyShards)
 	}
-	// Unused from here on: gone once idle for IdleTTL, at the first walk
-	// after, at most evictEvery later.
-	f.now = f.now.Add(f.s.cfg.IdleTTL)
-	for range every / time.Second {
-		if f.s.keys.len() == 0 && f.s.limits.Len() == 0 {
-			break
-		}
+	// With a flush a second, the keys stay until they have been idle for
+	// IdleTTL, and are gone at most evictEvery after that.
+	ttl := f.s.cfg.IdleTTL
+	for f.now.Before(used.Add(ttl + every)) {
 		f.now = f.now.Add(time.Second)
 		flush()
+		held := f.s.keys.len() + f.s.limits.Len()
+		if idle := f.now.Sub(used); idle < ttl && held != 2*len(f.keys) {
+			t.Fatalf("idle %v, under IdleTTL: %d keys and limiters held, want %d", idle, held, 2*len(f.keys))
+		}
 	}
 	if f.s.keys.len() != 0 || f.s.limits.Len() != 0 {
-		t.Errorf("%v after IdleTTL: %d keys, %d limiters held; want 0", every, f.s.keys.len(), f.s.limits.Len())
+		t.Errorf("idle IdleTTL plus %v: %d keys, %d limiters held; want 0", every, f.s.keys.len(), f.s.limits.Len())
 	}
 }
 

@@ -234,9 +234,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // flush (storage.Batch.Pace), to call after each small unit of its work.
 // While the server is answering requests it sleeps now and then, so that
 // on one core requests are not held up behind the job (see
-// internal/pace); it holds a run back for at most half the flush interval.
+// internal/pace). Past half the flush interval it pauses less, so a run
+// catches up, still a slice at a time.
 func (s *Server) Pace() func() { return s.newPacer().Tick }
 
+// newPacer is Pace's Pacer, whose Step the flusher also uses.
 func (s *Server) newPacer() *pace.Pacer {
 	return pace.New(s.metrics.served.Load, s.cfg.FlushInterval/2)
 }

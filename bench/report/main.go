@@ -434,16 +434,12 @@ func field(line, name string) (float64, bool) {
 // without in the same round, minus one. Pairing rounds cancels most of the
 // drift of a machine whose load changes during the run.
 func (in inputs) flushP99Raise() (float64, bool) {
-	quiet, busy := in.sideRuns("flush", "quiet"), in.sideRuns("flush", "flushing")
-	var ratios []float64
-	for i := 0; i < len(quiet) && i < len(busy); i++ {
-		if quiet[i].bad()+busy[i].bad() > 0 {
+	for _, r := range in.runs {
+		if r.scenario == "flush" && r.bad() > 0 {
 			return 0, false
 		}
-		if quiet[i].p99 > 0 {
-			ratios = append(ratios, busy[i].p99/quiet[i].p99)
-		}
 	}
+	ratios := in.perRound("flush", "flushing", "quiet", func(r wrkRun) float64 { return r.p99 })
 	if len(ratios) == 0 {
 		return 0, false
 	}
@@ -451,18 +447,29 @@ func (in inputs) flushP99Raise() (float64, bool) {
 }
 
 // roundRatios lists keygate's requests/s over the baseline's for each
-// round of a scenario, the two runs of a round being next to each other
-// in time: a host whose speed drifts during a scenario shows as rounds
-// that disagree, which the medians alone hide.
+// round of a scenario: a host whose speed drifts during a scenario shows
+// as rounds that disagree, which the medians alone hide.
 func (in inputs) roundRatios(scenario string) string {
-	kg, base := in.sideRuns(scenario, "keygate"), in.sideRuns(scenario, "baseline")
 	var out []string
-	for i := 0; i < len(kg) && i < len(base); i++ {
-		if base[i].rps > 0 {
-			out = append(out, strconv.FormatFloat(kg[i].rps/base[i].rps, 'f', 2, 64))
-		}
+	for _, x := range in.perRound(scenario, "keygate", "baseline", func(r wrkRun) float64 { return r.rps }) {
+		out = append(out, strconv.FormatFloat(x, 'f', 2, 64))
 	}
 	return strings.Join(out, ", ")
+}
+
+// perRound returns, round by round, v of side num over v of side den in
+// scenario. A round's two runs are next to each other in time, so their
+// ratio leaves out most of the machine's drift. Rounds where den's v is
+// zero are skipped.
+func (in inputs) perRound(scenario, num, den string, v func(wrkRun) float64) []float64 {
+	a, b := in.sideRuns(scenario, num), in.sideRuns(scenario, den)
+	var out []float64
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if v(b[i]) > 0 {
+			out = append(out, v(a[i])/v(b[i]))
+		}
+	}
+	return out
 }
 
 // sideRuns returns the runs of one side of a scenario in run order.
